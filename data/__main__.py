@@ -1,0 +1,5 @@
+import sys
+
+from privacy_clauses.data.cli import main
+
+sys.exit(main())
