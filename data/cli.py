@@ -9,12 +9,14 @@ from privacy_clauses.data.download import download_opp115
 from privacy_clauses.data.export import export_parquet, stats_table
 
 
-def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+def add_data_arguments(parser: argparse.ArgumentParser, default_source: str | None = "opp115") -> None:
     """The options that select a corpus; shared with `privacy-clauses evaluate --model`."""
     group = parser.add_argument_group("data")
-    group.add_argument("--source", choices=SOURCES, default="opp115", help="corpus (default: opp115)")
+    group.add_argument("--source", choices=SOURCES, default=default_source,
+                       help=f"corpus (default: {default_source})" if default_source else "corpus (required)")
     group.add_argument("--path", help="corpus folder (default: under $PRIVACY_CLAUSES_DATA or ../shared/data)")
-    group.add_argument("--view", default="opp115-10", help="label view: opp115-10 or opp115-12 (or 10, 12)")
+    group.add_argument("--view", help="label view: opp115-10 or opp115-12 (or 10, 12); default: the "
+                       "model's labels, else 12 for opp115-majority and 10 otherwise")
     group.add_argument("--rule", default="majority", help="OPP-115 aggregation: majority or union")
     group.add_argument("--split-file", help="OPP-115 policy split JSON (default: the benchmark policy split)")
     group.add_argument("--file", action="append", default=[], metavar="SPLIT=PATH",

@@ -19,7 +19,7 @@ from privacy_clauses.data.opp115 import (RULES, read_majority_split, read_opp115
                                          split_by_policy)
 from privacy_clauses.data.records import Segment
 from privacy_clauses.data.userfiles import read_annotated
-from privacy_clauses.labels import OPP115_12, get_view
+from privacy_clauses.labels import OPP115_10, OPP115_12, get_view
 from privacy_clauses.paths import data_root
 
 SOURCES = ("opp115", "opp115-majority", "mapp", "files")
@@ -37,14 +37,15 @@ DEFAULT_SPLIT_FILE = Path(__file__).parent / "splits" / "opp115_policy_split.jso
 class DataConfig:
     """Which corpus, where, in which label view and aggregation rule.
 
-    `path` defaults to the corpus's folder under the data root (see privacy_clauses.paths).
+    `path` defaults to the corpus's folder under the data root (see privacy_clauses.paths);
+    `view` to opp115-12 for the Majority benchmark and opp115-10 otherwise.
     Segments of fully annotated corpora that received no label are dropped unless
     `keep_unlabeled` (the usual practice for OPP-115 classification).
     """
 
     source: str = "opp115"
     path: str | None = None
-    view: str = "opp115-10"
+    view: str | None = None
     rule: str = "majority"
     split_file: str | None = None
     languages: tuple[str, ...] = ("de", "en")
@@ -57,6 +58,8 @@ class DataConfig:
             raise ValueError(f"data.source: unknown {self.source!r}; expected one of {', '.join(SOURCES)}")
         if self.rule not in RULES:
             raise ValueError(f"data.rule: unknown {self.rule!r}; expected one of {', '.join(RULES)}")
+        if self.view is None:
+            self.view = OPP115_12.name if self.source == "opp115-majority" else OPP115_10.name
         self.view = get_view(self.view).name
         self.languages = tuple(self.languages)
         if self.source == "opp115-majority" and self.view != OPP115_12.name:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
 from privacy_clauses.data.records import Segment
+from privacy_clauses.io import atomic_write
 
 SEPARATOR = ";"
 
@@ -96,35 +95,20 @@ def read_annotated(path: str | Path) -> list[Segment]:
     raise ValueError(f"{path}: unknown format {suffix!r}; expected .jsonl or .csv")
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Write through a temporary file beside `path`, so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def write_annotated(segments: Iterable[Segment], path: str | Path) -> None:
     """Write segments as .jsonl or .csv (format from the suffix), readable by `read_annotated`."""
     path, segments = Path(path), list(segments)
     suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".json"):
-        _atomic_write(path, lambda f: f.writelines(
-            json.dumps(seg.to_dict(), ensure_ascii=False) + "\n" for seg in segments))
-    elif suffix == ".csv":
-        def write(f) -> None:
-            writer = csv.DictWriter(f, ["document_id", "segment_index", "language", "text", "labels", "annotated"])
-            writer.writeheader()
-            for seg in segments:
-                row = seg.to_dict()
-                row["labels"] = SEPARATOR.join(row["labels"])
-                row["annotated"] = "" if row["annotated"] is None else SEPARATOR.join(row["annotated"])
-                writer.writerow(row)
-        _atomic_write(path, write)
-    else:
+    if suffix not in (".jsonl", ".json", ".csv"):
         raise ValueError(f"{path}: unknown format {suffix!r}; expected .jsonl or .csv")
+    with atomic_write(path, newline="") as f:
+        if suffix != ".csv":
+            f.writelines(json.dumps(seg.to_dict(), ensure_ascii=False) + "\n" for seg in segments)
+            return
+        writer = csv.DictWriter(f, ["document_id", "segment_index", "language", "text", "labels", "annotated"])
+        writer.writeheader()
+        for seg in segments:
+            row = seg.to_dict()
+            row["labels"] = SEPARATOR.join(row["labels"])
+            row["annotated"] = "" if row["annotated"] is None else SEPARATOR.join(row["annotated"])
+            writer.writerow(row)

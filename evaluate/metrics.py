@@ -14,11 +14,10 @@ from typing import Any, Sequence
 import numpy as np
 from sklearn.metrics import precision_recall_fscore_support
 
-from privacy_clauses.evaluate.checks import (as_binary, as_label_names, as_mask, as_matrix,
-                                             as_scores, as_thresholds)
+from privacy_clauses.evaluate.checks import (as_binary, as_label_names, as_mask, as_scores,
+                                             as_thresholds)
 
 # The scalar metrics of `classification_metrics`, in the order reports list them.
-AVERAGES: tuple[str, ...] = ("micro", "macro", "weighted", "samples")
 SCALAR_METRICS: tuple[str, ...] = ("micro_f1", "micro_precision", "micro_recall",
                                    "macro_f1", "macro_precision", "macro_recall",
                                    "weighted_f1", "samples_f1")
@@ -122,9 +121,8 @@ def tune_thresholds(y_true: Any, scores: Any, mask: Any = None,
     scores = as_scores(scores, y_true.shape)
     mask = as_mask(mask, y_true.shape)
     grid = np.asarray(grid, dtype=np.float64)
-    if grid.ndim != 1 or grid.size == 0:
-        raise ValueError("grid must be a non-empty 1-D sequence of thresholds")
-    as_thresholds(grid, grid.size)
+    if grid.ndim != 1 or grid.size == 0 or not ((grid >= 0) & (grid <= 1)).all():
+        raise ValueError(f"grid must be a non-empty 1-D sequence of thresholds within [0, 1], got {grid}")
     # Stable sort by distance to 0.5, so argmax (first maximum) breaks ties towards 0.5.
     grid = grid[np.argsort(np.abs(grid - 0.5), kind="stable")]
 

@@ -60,7 +60,7 @@ class TfidfBaseline:
         for j in range(len(self.view)):
             rows = mask[:, j] > 0
             y = targets[rows, j]
-            if y.min(initial=1) == y.max(initial=0):  # one class only: a constant prediction
+            if len(np.unique(y)) < 2:  # no data or one class: a constant prediction, never learnt
                 self.intercept_[j] = 10.0 if y.size and y[0] else -10.0
                 continue
             clf = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter)

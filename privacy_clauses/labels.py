@@ -111,6 +111,14 @@ def get_view(name: str | LabelView) -> LabelView:
     return VIEWS[key]
 
 
+def view_of(labels: tuple[str, ...] | list[str]) -> LabelView:
+    """The view whose labels are exactly `labels`, in order (e.g. a model's id2label)."""
+    for view in VIEWS.values():
+        if view.labels == tuple(labels):
+            return view
+    raise ValueError(f"no label view has exactly the labels {list(labels)}")
+
+
 def other_type_label(other_type: str | None) -> str | None:
     """12-label name for an OPP-115 "Other" annotation with this "Other Type" value.
 

@@ -67,7 +67,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             model.thresholds = tune_thresholds(targets, scores, mask)
         metrics = classification_metrics(targets, binarize(scores, model.thresholds), list(model.labels), mask)
         write_predictions(out / "predictions-validation.jsonl", validation, scores, list(model.labels), model.thresholds)
-        log(out / "metrics.jsonl", event="validation", micro_f1=metrics["micro"]["f1"],
-            macro_f1=metrics["macro"]["f1"], train_seconds=round(seconds, 1))
+        log(out / "metrics.jsonl", event="validation", micro_f1=metrics["micro_f1"],
+            macro_f1=metrics["macro_f1"], train_seconds=round(seconds, 1))
     model.save_pretrained(out / "model")
     return out / "model"
