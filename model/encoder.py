@@ -602,7 +602,7 @@ def base_weights_fingerprint(model_dir: str | os.PathLike[str]) -> str:
     It covers every tensor of the directory's *.safetensors files, by sorted name: the name, dtype,
     shape and raw bytes. It does not cover config.json, the tokenizer, safetensors metadata or how the
     tensors are laid out in files, so the same weights hash the same however they were saved, and
-    any changed weight changes it. It is computed afresh each time (about 0.3 s for e5-small), never
+    any changed weight changes it. It is computed afresh each time (0.3-1 s for e5-small), never
     taken from a record that could be stale; the marker of a built directory shows it for reference.
     """
     return _hash_safetensors(Path(model_dir))

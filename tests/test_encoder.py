@@ -66,8 +66,11 @@ class Synthetic:
 
 # ------------------------------------------------------------------------------ writing the file
 def make_vocabulary(rng: np.random.Generator) -> tuple[list[str], list[float]]:
-    chars = sorted({c for text in TEXTS + WORDS for c in text.lower() + text} - {" ", "\t", "\u00a0",
-                   "\u200b", "\u2026", "Ａ", "ﬁ", "Ω"} | {"A", "f", "i", ".", ":", META})
+    """XLM-R's layout at toy size: specials, single characters with and without "▁", word stems
+    and words; whole words score higher, as in a trained unigram model."""
+    seen = {c for text in TEXTS + WORDS for c in text + text.lower()}
+    rewritten = set(" \t\u00a0\u200b\u2026Ａﬁ")  # spaces, and what the normalization table replaces
+    chars = sorted(seen - rewritten - {"Ω"} | set("Afi.:" + META))  # "Ω" stays unknown; ":" of "query: "
     stems = sorted({w[:k] for w in WORDS for k in (2, 3, 4) if len(w) > k})
     pieces = list(SPECIALS)
     pieces += chars + [META + c for c in chars if c != META]
