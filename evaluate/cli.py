@@ -89,7 +89,7 @@ def _predictions_from_model(args: argparse.Namespace) -> list[tuple[str, Predict
     if args.split not in splits:
         raise ValueError(f"--split {args.split!r}: the {config.source} corpus has parts {', '.join(splits)}")
     segments = splits[args.split]
-    scores = model.predict_proba([s.text for s in segments])
+    scores = model.predict_proba([s.model_input for s in segments])
     path = write_predictions(Path(args.output) / f"predictions-{args.split}.jsonl", segments, scores,
                              model.labels, model.thresholds)
     return [(f"{Path(args.model)} on {config.source} {args.split}", read_predictions(path))]

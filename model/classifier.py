@@ -28,7 +28,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from transformers import (AutoConfig, AutoModelForSequenceClassification, AutoTokenizer,
-                          PretrainedConfig, PreTrainedModel)
+                          PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase)
 from transformers.utils import logging as hf_logging
 
 from privacy_clauses.labels import LabelView, get_view
@@ -68,13 +68,13 @@ class ClauseClassifier:
     batch_size: windows per forward pass; default 128 on a GPU, 32 on a CPU.
     """
 
-    def __init__(self, model: PreTrainedModel, tokenizer, device: str | torch.device | None = None,
-                 batch_size: int | None = None) -> None:
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+                 device: str | torch.device | None = None, batch_size: int | None = None) -> None:
         config = model.config
         if getattr(config, "problem_type", None) != PROBLEM_TYPE:
             raise ValueError(f"model: problem_type must be {PROBLEM_TYPE!r}, got {config.problem_type!r}")
         if not getattr(tokenizer, "is_fast", False):
-            raise ValueError("tokenizer: a fast (Rust `tokenizers`) tokenizer is needed to split long texts into windows")
+            raise ValueError("tokenizer: a fast (Rust `tokenizers`) tokenizer is needed to cut long texts into windows")
         if tokenizer.pad_token_id is None:
             raise ValueError("tokenizer: it has no padding token, which batching needs")
         self.device = torch.device(device) if device is not None else default_device()
@@ -84,7 +84,7 @@ class ClauseClassifier:
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         self.thresholds = getattr(config, "thresholds", None) or [0.5] * len(self.labels)
-        self._check_windows(self.max_length, self.stride)
+        self._check_windows()
 
     # ------------------------------------------------------------------------------ properties
     @property
@@ -116,13 +116,14 @@ class ClauseClassifier:
     def thresholds(self, values: Sequence[float] | np.ndarray) -> None:
         values = np.asarray(values, dtype=np.float64)
         if values.shape != (len(self.labels),):
-            raise ValueError(f"thresholds: expected {len(self.labels)} values (one per category), got shape {values.shape}")
+            raise ValueError(f"thresholds: expected {len(self.labels)} values (one per category), "
+                             f"got shape {values.shape}")
         if not ((values >= 0) & (values <= 1)).all():
             raise ValueError(f"thresholds: each must lie within [0, 1], got {values.tolist()}")
         self.model.config.thresholds = [float(t) for t in values]
 
-    def _check_windows(self, max_length: int, stride: int) -> None:
-        limit = self.model.config.max_position_embeddings
+    def _check_windows(self) -> None:
+        max_length, stride, limit = self.max_length, self.stride, self.model.config.max_position_embeddings
         specials = self.tokenizer.num_special_tokens_to_add()
         if not isinstance(max_length, int) or not specials < max_length <= limit:
             raise ValueError(f"window_max_length: expected an integer in ({specials}, {limit}] "
@@ -163,6 +164,7 @@ class ClauseClassifier:
     @torch.inference_mode()
     def _window_probabilities(self, input_ids: list[list[int]]) -> np.ndarray:
         """Sigmoid outputs per window: batches of similar length, padded per batch, put back in order."""
+        self.model.eval()  # no dropout, even right after training
         scores = np.zeros((len(input_ids), len(self.labels)), dtype=np.float32)
         for batch in length_sorted_batches([len(ids) for ids in input_ids], self.batch_size):
             ids, attention = pad_batch([input_ids[i] for i in batch], self.tokenizer.pad_token_id)
@@ -194,6 +196,9 @@ class ClauseClassifier:
             with _quiet_transformers():
                 self.model.save_pretrained(directory)
             self.tokenizer.save_pretrained(directory)
+        # safetensors creates its files private; an artifact is meant to be shipped and shared
+        for weights in directory.glob("*.safetensors"):
+            weights.chmod(0o644)
         return directory
 
     def trained_parameters(self) -> dict[str, torch.Tensor]:
@@ -312,7 +317,7 @@ def _load_model(source: str | Path, config: PretrainedConfig) -> tuple[PreTraine
     return model, set(info["missing_keys"])
 
 
-def _load_tokenizer(source: str | Path):
+def _load_tokenizer(source: str | Path) -> PreTrainedTokenizerBase:
     try:
         return AutoTokenizer.from_pretrained(str(source))
     except _LOAD_ERRORS as err:
@@ -357,7 +362,7 @@ def _read_config(directory: Path) -> PretrainedConfig:
     return config
 
 
-def _load_full(directory: Path, config: PretrainedConfig) -> tuple[PreTrainedModel, object]:
+def _load_full(directory: Path, config: PretrainedConfig) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     if not any(directory.glob("*.safetensors")):
         raise FileNotFoundError(f"{directory}: no {FULL_WEIGHTS} (nor {COMPACT_WEIGHTS}); "
                                 "only safetensors weights are loaded, never pickles")
@@ -367,7 +372,7 @@ def _load_full(directory: Path, config: PretrainedConfig) -> tuple[PreTrainedMod
     return model, _load_tokenizer(directory)
 
 
-def _load_compact(directory: Path, config: PretrainedConfig) -> tuple[PreTrainedModel, object]:
+def _load_compact(directory: Path, config: PretrainedConfig) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """The base encoder (fingerprint checked), overlaid with the artifact's trained parameters."""
     base_dir = _checked_base(config, str(directory))
     model, missing = _load_model(base_dir, config)

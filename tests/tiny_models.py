@@ -43,15 +43,17 @@ def write_tiny_base(directory: Path, seed: int = 0, layers: int = 4, hidden: int
     """Save a random BertModel (2 heads, 64 positions) and the tiny tokenizer as a base encoder."""
     torch.manual_seed(seed)
     config = BertConfig(vocab_size=len(VOCAB), hidden_size=hidden, num_hidden_layers=layers,
-                        num_attention_heads=2, intermediate_size=2 * hidden, max_position_embeddings=64)
+                        num_attention_heads=2, intermediate_size=2 * hidden, max_position_embeddings=64,
+                        initializer_range=0.2)  # wider than BERT's 0.02, so outputs differ visibly between texts
     BertModel(config).save_pretrained(directory)
     tiny_tokenizer().save_pretrained(directory)
     return directory
 
 
-def tiny_segments(n: int, seed: int = 0, long_every: int = 5) -> list[Segment]:
+def tiny_segments(n: int, seed: int = 0, long_every: int = 5, partial_every: int = 4) -> list[Segment]:
     """Segments of filler words with one or two trigger words; every `long_every`-th is long
-    (beyond a 16-token window) with its trigger near the end."""
+    (beyond a 16-token window) with its trigger near the end, and every `partial_every`-th (from
+    the second on) is annotated for its own categories and the first one only, as MAPP is."""
     rng = random.Random(seed)
     segments = []
     for i in range(n):
@@ -61,7 +63,8 @@ def tiny_segments(n: int, seed: int = 0, long_every: int = 5) -> list[Segment]:
         for j in picked:
             words.insert(len(words) - rng.randint(0, 2), TRIGGERS[j])
         labels = frozenset(OPP115_10.labels[j] for j in picked)
-        segments.append(Segment("tiny", i, " ".join(words), "en", labels))
+        annotated = labels | {OPP115_10.labels[0]} if partial_every and i % partial_every == 1 else None
+        segments.append(Segment("tiny", i, " ".join(words), "en", labels, annotated))
     return segments
 
 

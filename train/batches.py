@@ -47,8 +47,9 @@ class WindowData:
 
 
 def encode_segments(classifier: ClauseClassifier, segments: Sequence[Segment], view: LabelView | str) -> WindowData:
-    """Windows of every segment, each with its segment's targets and annotation mask."""
-    windows = classifier.windows([s.text for s in segments])
+    """Windows of every segment's model input (the clause after its list lead-in, if any), each
+    with its segment's targets and annotation mask."""
+    windows = classifier.windows([s.model_input for s in segments])
     targets, mask = label_matrix(segments, view)
     rows = windows.text_index
     return WindowData(windows.input_ids, rows, torch.from_numpy(targets[rows]), torch.from_numpy(mask[rows]),

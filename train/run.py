@@ -38,7 +38,7 @@ def fit_baseline(config: TrainConfig, train: list[Segment]) -> TfidfBaseline:
     except TypeError as err:
         raise ValueError(f"model: {err}") from None
     targets, mask = label_matrix(train, model.view)
-    return model.fit([s.text for s in train], targets, mask)
+    return model.fit([s.model_input for s in train], targets, mask)
 
 
 def log(path: Path, **record) -> None:
@@ -62,7 +62,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     seconds = time.perf_counter() - start
     if validation:
         targets, mask = label_matrix(validation, config.data.view)
-        scores = model.predict_proba([s.text for s in validation])
+        scores = model.predict_proba([s.model_input for s in validation])
         if config.thresholds == "tuned":
             model.thresholds = tune_thresholds(targets, scores, mask)
         metrics = classification_metrics(targets, binarize(scores, model.thresholds), list(model.labels), mask)

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import random
 import shutil
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -37,116 +36,14 @@ from transformers.masking_utils import create_bidirectional_mask
 from privacy_clauses.data.records import Segment, label_matrix
 from privacy_clauses.evaluate.metrics import binarize, classification_metrics
 from privacy_clauses.model.classifier import ClauseClassifier, length_sorted_batches, max_pool, pad_batch
-from privacy_clauses.model.encoder import EMBEDDED_E5_SMALL
 from privacy_clauses.train.batches import WindowData, encode_segments, length_grouped_batches, pad_hidden
 from privacy_clauses.train.config import TrainConfig
+from privacy_clauses.train.settings import ModelSettings, TrainingSettings
 
 POS_WEIGHT_CAP = 10.0
 MAX_GRAD_NORM = 1.0
 VALIDATION_THRESHOLD = 0.5
 CHECKPOINT_DIR = "checkpoint"
-
-
-# ---------------------------------------------------------------------------------- settings
-def _fail(where: str, expected: str, value: Any) -> None:
-    hint = " (YAML reads 1e-4 as a string; write 1.0e-4)" if isinstance(value, str) and _is_number(value) else ""
-    raise ValueError(f"{where}: expected {expected}, got {value!r}{hint}")
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _from_dict(cls, values: dict[str, Any] | None, where: str):
-    """Build a settings dataclass, refusing keys it does not know (a typo must not pass silently)."""
-    values = values or {}
-    if not isinstance(values, dict):
-        raise ValueError(f"{where}: expected a mapping, got {values!r}")
-    known = [f.name for f in fields(cls)]
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; expected some of {', '.join(known)}")
-    return cls(**values)
-
-
-@dataclass(frozen=True)
-class ModelSettings:
-    """`model:` of a transformer config. `stride`: tokens shared by consecutive windows."""
-
-    type: str = "transformer"
-    base: str = EMBEDDED_E5_SMALL
-    max_length: int = 256
-    stride: int = 64
-    train_top_layers: int | str = 4
-    freeze_embeddings: bool = True
-
-    def __post_init__(self) -> None:
-        if self.type != "transformer":
-            _fail("model.type", "'transformer'", self.type)
-        if not isinstance(self.base, str) or not self.base:
-            _fail("model.base", "a Hugging Face model name or a local directory", self.base)
-        if not _is_int(self.max_length) or self.max_length < 4:
-            _fail("model.max_length", "an integer of at least 4 (tokens per window)", self.max_length)
-        if not _is_int(self.stride) or not 0 <= self.stride < self.max_length:
-            _fail("model.stride", f"an integer in [0, max_length={self.max_length})", self.stride)
-        if self.train_top_layers != "all" and (not _is_int(self.train_top_layers) or self.train_top_layers < 1):
-            _fail("model.train_top_layers", "a positive integer or 'all'", self.train_top_layers)
-        if not isinstance(self.freeze_embeddings, bool):
-            _fail("model.freeze_embeddings", "true or false", self.freeze_embeddings)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any] | None) -> "ModelSettings":
-        return _from_dict(cls, values, "model")
-
-
-@dataclass(frozen=True)
-class TrainingSettings:
-    """`training:` of a transformer config; `max_steps` caps optimizer steps (for smoke tests)."""
-
-    epochs: int = 8
-    batch_size: int = 16
-    learning_rate: float = 1e-4
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    patience: int = 2
-    pos_weight: bool = True
-    max_steps: int | None = None
-    cache_frozen: bool = True
-    bf16: bool | str = "auto"
-
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "patience"):
-            if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
-                _fail(f"training.{name}", "a positive integer", getattr(self, name))
-        if not _is_real(self.learning_rate) or self.learning_rate <= 0:
-            _fail("training.learning_rate", "a positive number", self.learning_rate)
-        if not _is_real(self.weight_decay) or self.weight_decay < 0:
-            _fail("training.weight_decay", "a number of at least 0", self.weight_decay)
-        if not _is_real(self.warmup_ratio) or not 0 <= self.warmup_ratio < 1:
-            _fail("training.warmup_ratio", "a number in [0, 1)", self.warmup_ratio)
-        for name in ("pos_weight", "cache_frozen"):
-            if not isinstance(getattr(self, name), bool):
-                _fail(f"training.{name}", "true or false", getattr(self, name))
-        if self.max_steps is not None and (not _is_int(self.max_steps) or self.max_steps < 1):
-            _fail("training.max_steps", "a positive integer or null", self.max_steps)
-        if self.bf16 not in (True, False, "auto"):
-            _fail("training.bf16", "true, false or 'auto'", self.bf16)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any] | None) -> "TrainingSettings":
-        return _from_dict(cls, values, "training")
 
 
 # ---------------------------------------------------------------------------------- freezing
@@ -406,8 +303,7 @@ def load_checkpoint(directory: Path, model: PreTrainedModel, optimizer: torch.op
         raise ValueError(f"{directory}: the checkpoint was written with a different config (data, model, "
                          "training or seed); resume with the same config, or use another output_dir")
     last = load_file(str(directory / "last.safetensors"))
-    expected = set(trainable_state(model))
-    if set(last) != expected:
+    if set(last) != {name for name, p in model.named_parameters() if p.requires_grad}:
         raise ValueError(f"{directory}: the checkpoint's parameters do not match the model's trainable ones")
     model.load_state_dict(last, strict=False)
     optimizer.load_state_dict(state["optimizer"])
@@ -449,10 +345,8 @@ def fit_transformer(config: TrainConfig, train: Sequence[Segment], validation: S
             data.hidden = cache_frozen_states(model, data, n_frozen, pad_id, classifier.batch_size, device)
     forward = Forward(model, n_frozen, pad_id, device, use_bf16(settings.bf16, device))
 
-    # optimisation
-    steps_per_epoch = math.ceil(len(train_data) / settings.batch_size)
-    if len(train_data) > settings.batch_size * 50:  # chunks may each end in a short batch
-        steps_per_epoch = len(length_grouped_batches(train_data.lengths, settings.batch_size, np.random.default_rng(0)))
+    # optimisation (the number of batches per epoch does not depend on the shuffle)
+    steps_per_epoch = len(length_grouped_batches(train_data.lengths, settings.batch_size, np.random.default_rng(0)))
     total_steps = settings.epochs * steps_per_epoch
     total_steps = min(total_steps, settings.max_steps) if settings.max_steps else total_steps
     optimizer = build_optimizer(model, settings)
