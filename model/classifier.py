@@ -10,6 +10,8 @@ tokenizer, so a saved directory is an ordinary multi-label text-classification m
 - per-category decision `thresholds`, kept in config.json beside `id2label`;
 - CPU-friendly inference: windows sorted by length, batched with dynamic padding, run under
   `torch.inference_mode()`, and put back in input order;
+- a choice of inference `precision` (fp32, bf16, int8), the fastest one within 0.5 macro-F1
+  points of fp32 by default (see `CPU_DEFAULT_PRECISION` and benchmarks/inference_speed.py);
 - a compact artifact for shipping (`save_pretrained(dir, compact=True)`): only the parameters
   training changed, in float16, plus the config; the rest (and the tokenizer) comes from the base
   encoder, recognised by its weights fingerprint.
@@ -18,10 +20,11 @@ from __future__ import annotations
 
 import copy
 import re
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -34,6 +37,9 @@ from transformers.utils import logging as hf_logging
 from privacy_clauses.labels import LabelView, get_view
 from privacy_clauses.model.encoder import base_weights_fingerprint, resolve_encoder
 
+if TYPE_CHECKING:
+    from privacy_clauses.model.classify import DocumentResult
+
 SHIPPED_DIR = Path(__file__).parent / "shipped"
 SHIPPED_HINT = "train one with `privacy-clauses train e5-small-policy-split`"
 PROBLEM_TYPE = "multi_label_classification"
@@ -44,6 +50,9 @@ COMPACT_WEIGHTS = "trained_parameters.safetensors"
 DEFAULT_MAX_LENGTH = 256
 DEFAULT_STRIDE = 64
 DEFAULT_BATCH_SIZE = {"cuda": 128, "cpu": 32}
+PRECISIONS = ("fp32", "bf16", "int8")
+# MEASURED_DEFAULT_PLACEHOLDER
+CPU_DEFAULT_PRECISION = "int8"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _LOAD_ERRORS = (OSError, ValueError, RuntimeError, KeyError, SafetensorError)
 
@@ -66,10 +75,14 @@ class ClauseClassifier:
     tokenizer: the matching fast tokenizer (windowing relies on its overflow support).
     device: "cpu", "cuda", ...; default: a GPU when present, else the CPU.
     batch_size: windows per forward pass; default 128 on a GPU, 32 on a CPU.
+    precision: "fp32", "bf16" or "int8" for inference (see `resolve_precision`); default
+        (None): `CPU_DEFAULT_PRECISION` on a CPU, bf16 on a GPU that has it. Like the move to
+        `device`, preparing the model changes it in place; an int8 classifier cannot be saved.
     """
 
     def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
-                 device: str | torch.device | None = None, batch_size: int | None = None) -> None:
+                 device: str | torch.device | None = None, batch_size: int | None = None,
+                 precision: str | None = None) -> None:
         config = model.config
         if getattr(config, "problem_type", None) != PROBLEM_TYPE:
             raise ValueError(f"model: problem_type must be {PROBLEM_TYPE!r}, got {config.problem_type!r}")
@@ -81,7 +94,8 @@ class ClauseClassifier:
         self.batch_size = DEFAULT_BATCH_SIZE.get(self.device.type, 32) if batch_size is None else batch_size
         if not isinstance(self.batch_size, int) or isinstance(self.batch_size, bool) or self.batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        self.model = model.to(self.device).eval()
+        self.precision = resolve_precision(precision, self.device)
+        self.model = prepare_model(model.to(self.device), self.precision)
         self.tokenizer = tokenizer
         self.thresholds = getattr(config, "thresholds", None) or [0.5] * len(self.labels)
         self._check_windows()
@@ -156,6 +170,13 @@ class ClauseClassifier:
         windows = self.windows(texts)
         return max_pool(self._window_probabilities(windows.input_ids), windows.text_index, len(texts))
 
+    def classify_document(self, path_or_text: str | Path) -> DocumentResult:
+        """Read (or take as text), segment and classify one policy: its segments, probabilities,
+        predicted labels and summary. See privacy_clauses.model.classify.classify_document."""
+        from privacy_clauses.model.classify import classify_document  # document readers load only when used
+
+        return classify_document(self, path_or_text)
+
     def predict(self, texts: Sequence[str]) -> list[list[str]]:
         """The categories whose probability reaches their threshold, per text."""
         hits = self.predict_proba(texts) >= self.thresholds
@@ -168,7 +189,8 @@ class ClauseClassifier:
         scores = np.zeros((len(input_ids), len(self.labels)), dtype=np.float32)
         for batch in length_sorted_batches([len(ids) for ids in input_ids], self.batch_size):
             ids, attention = pad_batch([input_ids[i] for i in batch], self.tokenizer.pad_token_id)
-            logits = self.model(input_ids=ids.to(self.device), attention_mask=attention.to(self.device)).logits
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+                logits = self.model(input_ids=ids.to(self.device), attention_mask=attention.to(self.device)).logits
             scores[batch] = torch.sigmoid(logits.float()).cpu().numpy()
         return scores
 
@@ -181,6 +203,7 @@ class ClauseClassifier:
         parameters that differ from the base encoder (for the usual run: the top layers, the
         pooler and the classifier); loading it needs the same base, checked by fingerprint.
         """
+        self._require_float_weights()
         directory = Path(directory)
         other = directory / (FULL_WEIGHTS if compact else COMPACT_WEIGHTS)
         if other.exists():
@@ -203,30 +226,37 @@ class ClauseClassifier:
 
     def trained_parameters(self) -> dict[str, torch.Tensor]:
         """The parameters that differ from the base encoder's, plus those the base lacks (the head)."""
+        self._require_float_weights()
         config = copy.deepcopy(self.model.config)
         base, new = _load_model(_checked_base(config, "this model"), config)
         base_parameters = dict(base.named_parameters())
         return {name: p.detach().cpu() for name, p in self.model.named_parameters()
                 if name in new or not torch.equal(p.detach().cpu(), base_parameters[name].detach())}
 
+    def _require_float_weights(self) -> None:
+        if self.precision == "int8":
+            raise ValueError("this classifier's weights are quantized to int8 for inference, which cannot be "
+                             "undone; load it with precision='fp32' to save it")
+
     # ------------------------------------------------------------------------------ loading
     @classmethod
     def from_pretrained(cls, path_or_hub_id: str | Path | None = None, device: str | torch.device | None = None,
-                        batch_size: int | None = None) -> "ClauseClassifier":
-        """Load a saved classifier (full or compact); with no argument, the project's shipped model."""
+                        batch_size: int | None = None, precision: str | None = None) -> "ClauseClassifier":
+        """Load a saved classifier (full or compact); with no argument, the project's shipped model.
+        `precision` as in the class docstring: by default the fastest that keeps the quality."""
         directory = _model_directory(path_or_hub_id)
         config = _read_config(directory)
         if (directory / COMPACT_WEIGHTS).is_file():
             model, tokenizer = _load_compact(directory, config)
         else:
             model, tokenizer = _load_full(directory, config)
-        return cls(model, tokenizer, device=device, batch_size=batch_size)
+        return cls(model, tokenizer, device=device, batch_size=batch_size, precision=precision)
 
     @classmethod
     def from_base(cls, base: str | Path, view: LabelView | str, max_length: int = DEFAULT_MAX_LENGTH,
                   stride: int = DEFAULT_STRIDE, device: str | torch.device | None = None,
                   batch_size: int | None = None) -> "ClauseClassifier":
-        """A base encoder with a fresh multi-label head for `view`: where training starts.
+        """A base encoder with a fresh multi-label head for `view`: where training starts, so in fp32.
 
         `base` is what `resolve_encoder` takes (the embedded e5-small's name, a local directory, a
         Hub id). Its name and, for a local directory, its weights fingerprint go into the config, so
@@ -242,12 +272,58 @@ class ClauseClassifier:
         config.base_model = str(base)
         config.base_weights_fingerprint = base_weights_fingerprint(base_dir) if Path(base_dir).is_dir() else None
         model, _ = _load_model(base_dir, config)
-        return cls(model, _load_tokenizer(base_dir), device=device, batch_size=batch_size)
+        return cls(model, _load_tokenizer(base_dir), device=device, batch_size=batch_size, precision="fp32")
 
 
 # ---------------------------------------------------------------------------------- helpers
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether `device` computes in bf16 natively (AVX512-BF16 or AMX on a CPU); elsewhere bf16 is
+    emulated and slower than fp32, for no gain. Torch releases without these CPU checks say no."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    checks = (getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+    return device.type == "cpu" and any(check is not None and check() for check in checks)
+
+
+def resolve_precision(precision: str | None, device: torch.device) -> str:
+    """The precision to run at on `device`. None: `CPU_DEFAULT_PRECISION` on a CPU, bf16 elsewhere.
+    bf16 without hardware support falls back to fp32 (the same results, and faster than emulation);
+    int8 is CPU-only, as PyTorch's dynamic quantization is."""
+    if precision is None:
+        precision = CPU_DEFAULT_PRECISION if device.type == "cpu" else "bf16"
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision: expected one of {', '.join(PRECISIONS)} (or None for the default), "
+                         f"got {precision!r}")
+    if precision == "int8" and device.type != "cpu":
+        raise ValueError(f"precision: int8 (dynamic quantization) runs on the CPU only, not on {device.type}; "
+                         "use bf16 or fp32 there")
+    if precision == "bf16" and not bf16_supported(device):
+        return "fp32"
+    return precision
+
+
+def prepare_model(model: PreTrainedModel, precision: str) -> PreTrainedModel:
+    """`model` in eval mode, ready to run at `precision`.
+
+    fp32 and bf16 keep the fp32 weights (bf16 runs under autocast, which keeps LayerNorm and
+    softmax in fp32). int8 replaces every Linear layer, in place, by a dynamically quantized one:
+    int8 weights with one scale per output channel, activations quantized per batch on the fly;
+    per-channel scales follow e5's uneven weight rows more closely than one scale per tensor.
+    """
+    model.eval()
+    if precision == "int8":
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+        with warnings.catch_warnings():  # deprecated in favour of torchao, yet still the fastest kernels here
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            model = quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8,
+                                     inplace=True)
+    return model
 
 
 def _as_texts(texts: Sequence[str]) -> list[str]:

@@ -8,6 +8,7 @@ VERBS = {
     "data": ("privacy_clauses.data.cli", "read corpora, print statistics, export datasets, download OPP-115"),
     "train": ("privacy_clauses.train.cli", "train a classifier from a YAML config"),
     "evaluate": ("privacy_clauses.evaluate.cli", "score predictions or a model; write and compare reports"),
+    "classify": ("privacy_clauses.model.cli", "label every clause of documents (files or folders)"),
 }
 
 

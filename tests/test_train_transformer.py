@@ -178,12 +178,12 @@ def test_train_end_to_end(tmp_path: Path, base: Path) -> None:
     assert records[-1]["event"] == "validation"
     assert (out / "checkpoint" / "state.pt").is_file() and (out / "predictions-validation.jsonl").is_file()
 
-    model = ClauseClassifier.from_pretrained(model_dir)
+    model = ClauseClassifier.from_pretrained(model_dir, precision="fp32")  # fp32, to be saved again
     assert model.labels == OPP115_10.labels and (model.max_length, model.stride) == (16, 4)
     texts = [s.text for s in tiny_segments(5, seed=9)]
     assert model.predict_proba(texts).shape == (5, len(OPP115_10))
     compact = model.save_pretrained(tmp_path / "compact", compact=True)
-    np.testing.assert_allclose(ClauseClassifier.from_pretrained(compact).predict_proba(texts),
+    np.testing.assert_allclose(ClauseClassifier.from_pretrained(compact, precision="fp32").predict_proba(texts),
                                model.predict_proba(texts), atol=2e-3)
 
 
