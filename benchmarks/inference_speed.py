@@ -12,10 +12,11 @@ classifier uses by default must stay within 0.5 macro-F1 points of fp32.
     python benchmarks/inference_speed.py [--limit N] [--repeats 3] [--options fp32 int8 ...]
                                          [--model DIR] [--run runs/e5-small-policy-split] [--measure-epoch]
 
-Options: "fp32-fixed256" is the naive reference (windows in input order, every batch padded to
-the full 256-token window); the others sort windows by length and pad each batch to its longest,
-as `ClauseClassifier` does, at a precision (fp32, bf16, int8), with a thread count (`-t1`: one
-thread; else torch's default, one per core) and a batch size (`-b16`, `-b64`; else 32).
+Options: "fp32-fixed256" is the naive reference (windows in input order, batches of 32 each padded
+to the full 256-token window); the others sort windows by length and pad each batch to its longest,
+as `ClauseClassifier` does, at a precision (fp32, bf16, int8) and batch size (`-b8`...), with
+torch's default thread count (one per core) or, with `-t1`, one thread. The table marks the
+option `ClauseClassifier.from_pretrained()` uses by default on this machine.
 
 The epoch time comes from a training run's metrics.jsonl (`--run`), or, with `--measure-epoch`,
 from training one epoch of that run's config here (on the first `--limit` training segments when
@@ -43,31 +44,33 @@ import yaml
 from privacy_clauses.data.corpora import DataConfig, load_splits
 from privacy_clauses.data.records import label_matrix
 from privacy_clauses.evaluate.metrics import binarize, classification_metrics
-from privacy_clauses.model.classifier import ClauseClassifier, bf16_supported, max_pool, pad_batch
+from privacy_clauses.model.classifier import (DEFAULT_BATCH_SIZE, PRECISIONS, ClauseClassifier, bf16_supported,
+                                               max_pool, pad_batch, resolve_precision)
 
-REFERENCE = "fp32"  # quality differences are measured from this option
+BATCH_SIZES = (8, 16, 32)
+DEFAULT_BATCH = DEFAULT_BATCH_SIZE["cpu"]
 
 
 @dataclass(frozen=True)
 class Option:
     precision: str
+    batch_size: int
     threads: int | None = None  # None: torch's default
-    batch_size: int = 32
     fixed_padding: bool = False
+
+    @property
+    def is_default(self) -> bool:
+        """Whether this is what `ClauseClassifier.from_pretrained()` does on this CPU."""
+        return (not self.fixed_padding and self.threads is None and self.batch_size == DEFAULT_BATCH
+                and self.precision == resolve_precision(None, torch.device("cpu")))
 
 
 OPTIONS = {
-    "fp32-fixed256": Option("fp32", fixed_padding=True),
-    "fp32": Option("fp32"),
-    "fp32-t1": Option("fp32", threads=1),
-    "fp32-b16": Option("fp32", batch_size=16),
-    "fp32-b64": Option("fp32", batch_size=64),
-    "bf16": Option("bf16"),
-    "int8": Option("int8"),
-    "int8-t1": Option("int8", threads=1),
-    "int8-b16": Option("int8", batch_size=16),
-    "int8-b64": Option("int8", batch_size=64),
+    "fp32-fixed256": Option("fp32", 32, fixed_padding=True),
+    **{f"{p}-b{b}": Option(p, b) for p in PRECISIONS for b in BATCH_SIZES},
+    **{f"{p}-b{DEFAULT_BATCH}-t1": Option(p, DEFAULT_BATCH, threads=1) for p in PRECISIONS},
 }
+REFERENCE = f"fp32-b{DEFAULT_BATCH}"  # quality differences are measured from this option
 
 
 # ---------------------------------------------------------------------------------- one option
@@ -105,8 +108,10 @@ def measure(name: str, model: str | None, limit: int | None, repeats: int) -> di
     targets, mask = label_matrix(segments, classifier.label_view)
     metrics = classification_metrics(targets, binarize(scores, classifier.thresholds), classifier.labels, mask)
     windows = classifier.windows(texts)
-    return {"option": name, "precision": classifier.precision, "threads": torch.get_num_threads(),
+    return {"option": name + (" (default)" if option.is_default else ""), "precision": classifier.precision,
+            "threads": torch.get_num_threads(),
             "batch_size": option.batch_size, "segments": len(texts), "windows": len(windows.input_ids),
+            "max_length": classifier.max_length,
             "tokens": sum(map(len, windows.input_ids)), "segments_per_second": len(texts) / float(np.median(seconds)),
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
             "macro_f1": metrics["macro_f1"], "micro_f1": metrics["micro_f1"]}
@@ -165,7 +170,7 @@ def machine() -> str:
 
 
 def table(results: list[dict]) -> str:
-    reference = next((r["macro_f1"] for r in results if r["option"] == REFERENCE), None)
+    reference = next((r["macro_f1"] for r in results if r["option"].split()[0] == REFERENCE), None)
     rows = ["| option | precision | threads | batch | segments/s | peak RSS (MiB) | macro-F1 | micro-F1 | Δ macro-F1 (points) |",
             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
@@ -200,7 +205,7 @@ def main() -> None:
         print(f"  measured {name}: {results[-1]['segments_per_second']:.1f} segments/s", file=sys.stderr)
     first = results[0]
     print(f"Data: OPP-115 policy-split test, {first['segments']} segments, {first['windows']} windows of at most "
-          f"256 tokens, {first['tokens'] / first['segments']:.0f} tokens per segment on average; "
+          f"{first['max_length']} tokens, {first['tokens'] / first['segments']:.0f} tokens per segment on average; "
           f"median of {args.repeats} timed pass(es) after a warm-up batch.\n")
     print(table(results))
     print(f"\nTraining epoch: {measure_epoch(args.run, args.limit) if args.measure_epoch else epochs_from_run(args.run)}")

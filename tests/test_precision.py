@@ -31,8 +31,8 @@ def load(model_dir: Path, precision: str | None) -> ClauseClassifier:
 
 @pytest.mark.parametrize(("precision", "tolerance"), [("bf16", 0.02), ("int8", 0.06)])
 def test_reduced_precisions_stay_close_to_fp32(model_dir: Path, precision: str, tolerance: float) -> None:
-    """Loose bounds: bf16 keeps 8 mantissa bits; int8 rounds weights per channel and activations per
-    batch (so a text's scores also shift a little with the batch it lands in)."""
+    """Loose bounds: bf16 keeps 8 significant bits; int8 rounds weights per channel and activations
+    per batch (so a text's scores also shift a little with the batch it lands in)."""
     expected = load(model_dir, "fp32").predict_proba(TEXTS)
     classifier = load(model_dir, precision)
     assert classifier.precision in (precision, "fp32")  # bf16 may fall back on this CPU
@@ -72,7 +72,10 @@ def test_training_starts_in_fp32(tmp_path: Path) -> None:
     assert ClauseClassifier.from_base(base, OPP115_10, max_length=16, stride=4).precision == "fp32"
 
 
-def test_an_int8_classifier_cannot_be_saved(model_dir: Path, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="quantized to int8 .* precision='fp32'"):
-        load(model_dir, "int8").save_pretrained(tmp_path / "again")
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_only_fp32_classifiers_can_be_saved(model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            precision: str) -> None:
+    monkeypatch.setattr(classifier_module, "bf16_supported", lambda device: True)  # no fall-back to fp32
+    with pytest.raises(ValueError, match=f"rounded to {precision} .* precision='fp32'"):
+        load(model_dir, precision).save_pretrained(tmp_path / "again")
     assert not (tmp_path / "again").exists()
