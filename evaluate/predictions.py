@@ -37,6 +37,17 @@ def canonical_labels(label_names: Sequence[str]) -> tuple[str, ...]:
     return names
 
 
+def prediction_record(segment: Segment, scores: Sequence[float], label_names: Sequence[str],
+                      thresholds: Sequence[float]) -> dict[str, Any]:
+    """One line of a predictions file: the segment, every category's score, the thresholds and
+    the categories whose score reached its threshold. The one place this format is built."""
+    return segment.to_dict() | {
+        "scores": {name: float(s) for name, s in zip(label_names, scores)},
+        "thresholds": {name: float(t) for name, t in zip(label_names, thresholds)},
+        "predicted": [name for name, s, t in zip(label_names, scores, thresholds) if s >= t],
+    }
+
+
 def write_predictions(path: str | Path, segments: Sequence[Segment], scores: Any,
                       label_names: Sequence[str],
                       thresholds: float | Sequence[float] | np.ndarray = 0.5) -> Path:
@@ -45,14 +56,9 @@ def write_predictions(path: str | Path, segments: Sequence[Segment], scores: Any
     names = canonical_labels(label_names)
     scores = as_scores(scores, (len(segments), len(names)))
     thresholds = as_thresholds(thresholds, len(names))
-    threshold_map = {name: float(t) for name, t in zip(names, thresholds)}
     with atomic_write(path) as f:
         for segment, row in zip(segments, scores):
-            line = segment.to_dict() | {
-                "scores": {name: float(s) for name, s in zip(names, row)},
-                "thresholds": threshold_map,
-                "predicted": [name for name, s, t in zip(names, row, thresholds) if s >= t],
-            }
+            line = prediction_record(segment, row, names, thresholds)
             f.write(json.dumps(line, ensure_ascii=False) + "\n")
     return path
 

@@ -27,6 +27,7 @@ from typing import IO, Any, Iterator, Sequence
 
 import numpy as np
 
+from privacy_clauses.evaluate.predictions import prediction_record
 from privacy_clauses.io import atomic_write
 from privacy_clauses.model.classify import DocumentFailure, DocumentResult
 
@@ -44,13 +45,8 @@ RESTART_HINT = "run without --resume to start over"
 
 def prediction_records(result: DocumentResult) -> list[dict[str, Any]]:
     """One predictions-file record per segment of the document (the format `read_predictions` reads)."""
-    labels = result.labels
-    thresholds = {label: float(t) for label, t in zip(labels, result.thresholds)}
-    return [segment.to_dict() | {
-        "scores": {label: float(s) for label, s in zip(labels, row)},
-        "thresholds": thresholds,
-        "predicted": list(predicted),
-    } for segment, row, predicted in zip(result.segments, result.probabilities, result.predicted)]
+    return [prediction_record(segment, row, result.labels, result.thresholds)
+            for segment, row in zip(result.segments, result.probabilities)]
 
 
 def probability_column(label: str) -> str:
