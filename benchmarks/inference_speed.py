@@ -15,7 +15,8 @@ classifier uses by default must stay within 0.5 macro-F1 points of fp32.
 Options: "fp32-fixed256" is the naive reference (windows in input order, batches of 32 each padded
 to the full 256-token window); the others sort windows by length and pad each batch to its longest,
 as `ClauseClassifier` does, at a precision (fp32, bf16, int8) and batch size (`-b8`...), with
-torch's default thread count (one per core) or, with `-t1`, one thread. The table marks the
+torch's default thread count (one per core) or, with `-t1`, one thread; "bf16-b16-sdpa" runs
+torch's fused attention kernel instead of the classifier's CPU matmul attention. The table marks the
 option `ClauseClassifier.from_pretrained()` uses by default on this machine.
 
 The epoch time comes from a training run's metrics.jsonl (`--run`), or, with `--measure-epoch`,
@@ -57,11 +58,13 @@ class Option:
     batch_size: int
     threads: int | None = None  # None: torch's default
     fixed_padding: bool = False
+    fused_attention: bool = False  # bf16 on a CPU: torch's fused kernel instead of the classifier's matmuls
 
     @property
     def is_default(self) -> bool:
         """Whether this is what `ClauseClassifier.from_pretrained()` does on this CPU."""
-        return (not self.fixed_padding and self.threads is None and self.batch_size == DEFAULT_BATCH
+        return (not self.fixed_padding and not self.fused_attention and self.threads is None
+                and self.batch_size == DEFAULT_BATCH
                 and self.precision == resolve_precision(None, torch.device("cpu")))
 
 
@@ -69,6 +72,7 @@ OPTIONS = {
     "fp32-fixed256": Option("fp32", 32, fixed_padding=True),
     **{f"{p}-b{b}": Option(p, b) for p in PRECISIONS for b in BATCH_SIZES},
     **{f"{p}-b{DEFAULT_BATCH}-t1": Option(p, DEFAULT_BATCH, threads=1) for p in PRECISIONS},
+    f"bf16-b{DEFAULT_BATCH}-sdpa": Option("bf16", DEFAULT_BATCH, fused_attention=True),
 }
 REFERENCE = f"fp32-b{DEFAULT_BATCH}"  # quality differences are measured from this option
 
@@ -98,6 +102,8 @@ def measure(name: str, model: str | None, limit: int | None, repeats: int) -> di
     texts = [s.model_input for s in segments]
     classifier = ClauseClassifier.from_pretrained(model, device="cpu", batch_size=option.batch_size,
                                                   precision=option.precision)
+    if option.fused_attention:
+        classifier.model.set_attn_implementation("sdpa")
     predict = (lambda t: fixed_padding_proba(classifier, t)) if option.fixed_padding else classifier.predict_proba
     predict(texts[:option.batch_size])  # warm-up: first-call allocations and kernel choices
     seconds = []

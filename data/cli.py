@@ -21,6 +21,8 @@ def add_data_arguments(parser: argparse.ArgumentParser, default_source: str | No
     group.add_argument("--split-file", help="OPP-115 policy split JSON (default: the benchmark policy split)")
     group.add_argument("--file", action="append", default=[], metavar="SPLIT=PATH",
                        help="with --source files: a JSONL/CSV file for a split (repeatable)")
+    group.add_argument("--languages", nargs="+", metavar="CODE",
+                       help="MAPP or the translated set: only these languages (e.g. de en); default: all")
     group.add_argument("--keep-unlabeled", action="store_true", help="keep segments without any label")
 
 
@@ -32,7 +34,8 @@ def data_config(args: argparse.Namespace) -> DataConfig:
             raise ValueError(f"--file {item!r}: expected SPLIT=PATH, e.g. train=my_data.jsonl")
         files[split] = path
     return DataConfig(source=args.source, path=args.path, view=args.view, rule=args.rule,
-                      split_file=args.split_file, files=files, keep_unlabeled=args.keep_unlabeled)
+                      split_file=args.split_file, files=files, languages=args.languages,
+                      keep_unlabeled=args.keep_unlabeled)
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
@@ -53,7 +56,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         config = data_config(args)
         splits = load_splits(config)
         if args.verb == "stats":
-            print(f"{config.source} ({config.corpus_path()}), view {config.view}, rule {config.rule}\n")
+            where = config.corpus_path() or ", ".join(f"{k}={v}" for k, v in config.files.items())
+            print(f"{config.source} ({where}), view {config.view}, rule {config.rule}\n")
             print(stats_table(splits, config.view))
         else:
             for path in export_parquet(splits, config.view, args.output):

@@ -5,6 +5,8 @@ Sources:
   opp115           the official release; policy-level split from a split file
   opp115-majority  the Majority benchmark CSVs (random segment-level split, 12 labels)
   mapp             MAPP German/English, split by app into train/validation
+  opp115-translated  90 OPP-115 validation segments in English and six human translations
+                   (ships with the package; one part, "validation"; see data/translated/README.md)
   files            the user's own JSONL/CSV files, one per split
 """
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from privacy_clauses.data.download import opp115_cache
+from privacy_clauses.data.mapp import LANGUAGES as MAPP_LANGUAGES
 from privacy_clauses.data.mapp import read_mapp, split_mapp
 from privacy_clauses.data.opp115 import (RULES, read_majority_split, read_opp115, read_policy_split,
                                          split_by_policy)
@@ -22,7 +25,7 @@ from privacy_clauses.data.userfiles import read_annotated
 from privacy_clauses.labels import OPP115_10, OPP115_12, get_view
 from privacy_clauses.paths import data_root
 
-SOURCES = ("opp115", "opp115-majority", "mapp", "files")
+SOURCES = ("opp115", "opp115-majority", "mapp", "opp115-translated", "files")
 DEFAULT_PATHS = {
     "opp115": "OPP-115",
     "opp115-majority": "benchmarks/opp115_majority",
@@ -31,6 +34,7 @@ DEFAULT_PATHS = {
 # The policy split is a list of policy names (no corpus text); it ships with the package so
 # the honest benchmark is the same for everyone.
 DEFAULT_SPLIT_FILE = Path(__file__).parent / "splits" / "opp115_policy_split.json"
+TRANSLATED_FILE = Path(__file__).parent / "translated" / "opp115_validation_translated.jsonl"
 
 
 @dataclass
@@ -38,7 +42,8 @@ class DataConfig:
     """Which corpus, where, in which label view and aggregation rule.
 
     `path` defaults to the corpus's folder under the data root (see privacy_clauses.paths);
-    `view` to opp115-12 for the Majority benchmark and opp115-10 otherwise.
+    `view` to opp115-12 for the Majority benchmark and opp115-10 otherwise. `languages` keeps
+    only segments in those languages (MAPP, the translated set); None keeps all.
     Segments of fully annotated corpora that received no label are dropped unless
     `keep_unlabeled` (the usual practice for OPP-115 classification).
     """
@@ -48,7 +53,7 @@ class DataConfig:
     view: str | None = None
     rule: str = "majority"
     split_file: str | None = None
-    languages: tuple[str, ...] = ("de", "en")
+    languages: tuple[str, ...] | None = None
     mapp_dev_fraction: float = 0.2
     files: dict[str, str] = field(default_factory=dict)
     keep_unlabeled: bool = False
@@ -61,7 +66,8 @@ class DataConfig:
         if self.view is None:
             self.view = OPP115_12.name if self.source == "opp115-majority" else OPP115_10.name
         self.view = get_view(self.view).name
-        self.languages = tuple(self.languages)
+        if self.languages is not None:
+            self.languages = tuple(self.languages)
         if self.source == "opp115-majority" and self.view != OPP115_12.name:
             raise ValueError("data.view: the Majority benchmark is labelled in the opp115-12 view")
         if self.source == "files" and not self.files:
@@ -75,10 +81,15 @@ class DataConfig:
             raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; expected some of {', '.join(sorted(known))}")
         return cls(**values)
 
-    def corpus_path(self) -> Path:
-        """The given path; else the data root's copy; else, for OPP-115, a downloaded one."""
+    def corpus_path(self) -> Path | None:
+        """The given path; else the data root's copy (for OPP-115, else a downloaded one; for the
+        translated set, the package's file). None for `files`, whose splits each name a file."""
         if self.path:
             return Path(self.path)
+        if self.source == "files":
+            return None
+        if self.source == "opp115-translated":
+            return TRANSLATED_FILE
         default = data_root() / DEFAULT_PATHS[self.source]
         if self.source == "opp115" and not default.exists() and opp115_cache().exists():
             return opp115_cache()
@@ -94,7 +105,11 @@ def load_splits(config: DataConfig) -> dict[str, list[Segment]]:
     elif config.source == "opp115-majority":
         splits = read_majority_split(config.corpus_path())
     elif config.source == "mapp":
-        splits = split_mapp(read_mapp(config.corpus_path(), config.languages), config.mapp_dev_fraction)
+        splits = split_mapp(read_mapp(config.corpus_path(), config.languages or tuple(MAPP_LANGUAGES)),
+                            config.mapp_dev_fraction)
+    elif config.source == "opp115-translated":
+        segments = read_annotated(config.corpus_path())
+        splits = {"validation": [s for s in segments if not config.languages or s.language in config.languages]}
     else:
         splits = {name: read_annotated(path) for name, path in config.files.items()}
     if config.keep_unlabeled:

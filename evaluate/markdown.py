@@ -17,6 +17,11 @@ def percent(value: float | None, std: float | None = None) -> str:
     return text if std is None else f"{text} ± {100 * std:.1f}"
 
 
+def points(difference: float | None) -> str:
+    """A difference of fractions in percentage points with a sign, "+1.2" or "-3.0"; "–" for none."""
+    return MISSING if difference is None else f"{100 * difference:+.1f}"
+
+
 def interval(low: float, high: float) -> str:
     """A confidence interval given as fractions, shown as "80.3–84.0"."""
     return f"{100 * low:.1f}–{100 * high:.1f}"

@@ -108,6 +108,29 @@ def per_language(y_true: Any, y_pred: Any, languages: Sequence[str | None],
             for language, rows in sorted(groups.items()) if mask[rows].any()}
 
 
+def cross_lingual_gap(by_language: dict[str, dict[str, Any]], reference: str = "en") -> dict[str, dict[str, Any]]:
+    """Each language's scores minus the `reference` language's, per average and per category.
+
+    Meaningful on comparable data only: the same segments translated, or parallel corpora such as
+    MAPP's German and English policies of the same apps. Empty when the reference is absent.
+    Differences are in F1 units (0.03 = 3 points); a category scored in only one of the two
+    languages gets None.
+    """
+    if reference not in by_language:
+        return {}
+    base = by_language[reference]
+    gaps = {}
+    for language, m in by_language.items():
+        if language == reference:
+            continue
+        per_category = {label: None if v["f1"] is None or base["per_category"][label]["f1"] is None
+                        else v["f1"] - base["per_category"][label]["f1"]
+                        for label, v in m["per_category"].items()}
+        gaps[language] = {"micro_f1": m["micro_f1"] - base["micro_f1"],
+                          "macro_f1": m["macro_f1"] - base["macro_f1"], "per_category_f1": per_category}
+    return gaps
+
+
 def tune_thresholds(y_true: Any, scores: Any, mask: Any = None,
                     grid: Sequence[float] = DEFAULT_GRID) -> np.ndarray:
     """Per-category threshold from `grid` that maximises that category's F1.

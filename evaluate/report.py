@@ -19,12 +19,14 @@ from privacy_clauses.data.records import Segment, label_matrix
 from privacy_clauses.evaluate import markdown, plots
 from privacy_clauses.evaluate.checks import as_scores, as_thresholds
 from privacy_clauses.evaluate.metrics import (UNKNOWN_LANGUAGE, binarize, classification_metrics,
-                                              per_language)
+                                              cross_lingual_gap, per_language)
 from privacy_clauses.evaluate.predictions import Predictions, canonical_labels
 from privacy_clauses.evaluate.uncertainty import aggregate_runs, bootstrap_by_document
 from privacy_clauses.labels import LabelView
 
 REPORT_KINDS = ("report", "runs")
+# Cross-lingual gaps are measured against English, the language of OPP-115.
+REFERENCE_LANGUAGE = "en"
 AVERAGE_ROWS = (("Micro", "micro"), ("Macro", "macro"), ("Weighted", "weighted"), ("Samples", "samples"))
 METRIC_NAMES = {"micro_f1": "Micro-F1", "micro_precision": "Micro-precision",
                 "micro_recall": "Micro-recall", "macro_f1": "Macro-F1",
@@ -72,6 +74,7 @@ def build_report(segments: Sequence[Segment], scores: Any, label_names: Sequence
     documents = [s.document_id for s in segments]
     languages = [s.language for s in segments]
     known_language = any(language is not None for language in languages)
+    by_language = per_language(y_true, y_pred, languages, names, mask) if known_language else None
     return {
         "kind": "report",
         "name": name,
@@ -84,7 +87,8 @@ def build_report(segments: Sequence[Segment], scores: Any, label_names: Sequence
         "metrics": classification_metrics(y_true, y_pred, names, mask),
         "bootstrap": bootstrap_by_document(y_true, y_pred, documents, names, mask,
                                            n_resamples=n_bootstrap, seed=seed) if n_bootstrap else None,
-        "per_language": per_language(y_true, y_pred, languages, names, mask) if known_language else None,
+        "per_language": by_language,
+        "cross_lingual_gap": cross_lingual_gap(by_language, REFERENCE_LANGUAGE) if by_language else None,
     }
 
 
@@ -163,12 +167,30 @@ def _render_single(report: dict[str, Any]) -> str:
     if report["bootstrap"] is not None:
         parts += _render_bootstrap(report["bootstrap"])
     if report["per_language"] is not None:
-        rows = [[language, m["n_samples"], markdown.percent(m["micro_f1"]),
-                 markdown.percent(m["macro_f1"]), markdown.percent(m["samples_f1"])]
-                for language, m in report["per_language"].items()]
-        parts += ["## Per language",
-                  markdown.table(["Language", "Segments", "Micro-F1", "Macro-F1", "Samples-F1"], rows)]
+        parts += _render_languages(report["per_language"], report.get("cross_lingual_gap") or {})
     return "\n\n".join(parts) + "\n"
+
+
+def _render_languages(by_language: dict[str, Any], gaps: dict[str, Any]) -> list[str]:
+    """The per-language averages, their gap to English, and F1 per category and language."""
+    gap_header = [f"Micro-F1 − {REFERENCE_LANGUAGE}", f"Macro-F1 − {REFERENCE_LANGUAGE}"] if gaps else []
+    rows = [[language, m["n_samples"], markdown.percent(m["micro_f1"]), markdown.percent(m["macro_f1"]),
+             markdown.percent(m["samples_f1"])]
+            + ([markdown.points(gaps[language]["micro_f1"]), markdown.points(gaps[language]["macro_f1"])]
+               if language in gaps else ["", ""] if gaps else [])
+            for language, m in by_language.items()]
+    parts = ["## Per language",
+             markdown.table(["Language", "Segments", "Micro-F1", "Macro-F1", "Samples-F1"] + gap_header, rows)]
+    if gaps:
+        parts.append(f"Gaps are in F1 points, each language minus {REFERENCE_LANGUAGE}; they compare like with "
+                     "like only where the languages hold the same content (translations, parallel policies).")
+    languages = list(by_language)
+    labels = [label for label in next(iter(by_language.values()))["per_category"]
+              if any(m["per_category"][label]["f1"] is not None for m in by_language.values())]
+    rows = [[label] + [markdown.percent(by_language[lang]["per_category"][label]["f1"]) for lang in languages]
+            for label in labels]
+    parts += ["### F1 per category and language", markdown.table(["Category"] + languages, rows)]
+    return parts
 
 
 def _render_bootstrap(bootstrap: dict[str, Any]) -> list[str]:

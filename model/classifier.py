@@ -35,6 +35,7 @@ from transformers import (AutoConfig, AutoModelForSequenceClassification, AutoTo
 from transformers.utils import logging as hf_logging
 
 from privacy_clauses.labels import LabelView, get_view
+from privacy_clauses.model.attention import use_matmul_attention
 from privacy_clauses.model.encoder import base_weights_fingerprint, resolve_encoder
 
 if TYPE_CHECKING:
@@ -314,13 +315,15 @@ def prepare_model(model: PreTrainedModel, precision: str) -> PreTrainedModel:
     """`model` in eval mode, ready to run at `precision`.
 
     bf16 casts the whole model (on the OPP-115 test as accurate as autocast, and faster: no casts
-    on every call). int8 replaces every Linear layer, in place, by a dynamically quantized one:
+    on every call) and, on a CPU, swaps the fused attention kernel for plain matmuls, which are
+    faster there at e5-small's head size (privacy_clauses.model.attention). int8 replaces every Linear layer, in place, by a dynamically quantized one:
     int8 weights with one scale per output channel, activations quantized per batch on the fly;
     per-channel scales follow e5's uneven weight rows more closely than one scale per tensor.
     """
     model.eval()
     if precision == "bf16":
-        return model.to(torch.bfloat16)
+        model = model.to(torch.bfloat16)
+        return use_matmul_attention(model) if model.device.type == "cpu" else model
     if precision == "int8":
         from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 

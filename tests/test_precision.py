@@ -12,6 +12,8 @@ from tiny_models import tiny_segments, write_tiny_base
 
 import privacy_clauses.model.classifier as classifier_module
 from privacy_clauses.labels import OPP115_10
+from privacy_clauses.model.attention import NAME as ATTENTION_NAME
+from privacy_clauses.model.attention import matmul_attention
 from privacy_clauses.model.classifier import PRECISIONS, ClauseClassifier, resolve_precision
 
 TEXTS = [s.text for s in tiny_segments(12, seed=5)]
@@ -79,3 +81,49 @@ def test_only_fp32_classifiers_can_be_saved(model_dir: Path, tmp_path: Path, mon
     with pytest.raises(ValueError, match=f"rounded to {precision} .* precision='fp32'"):
         load(model_dir, precision).save_pretrained(tmp_path / "again")
     assert not (tmp_path / "again").exists()
+
+
+# ------------------------------------------------------------------------------ CPU attention
+def attention_inputs(seed: int = 0) -> tuple[torch.Tensor, ...]:
+    """Queries, keys, values (batch 3, heads 2, length 7, head size 4) and an additive padding mask
+    under which the last three positions of the first text are padding."""
+    generator = torch.Generator().manual_seed(seed)
+    q, k, v = (torch.randn(3, 2, 7, 4, generator=generator) for _ in range(3))
+    mask = torch.zeros(3, 1, 7, 7)
+    mask[0, ..., 4:] = torch.finfo(torch.float32).min
+    return q, k, v, mask
+
+
+def test_matmul_attention_matches_torch_attention() -> None:
+    q, k, v, mask = attention_inputs()
+    module = torch.nn.Module().eval()
+    output, weights = matmul_attention(module, q, k, v, mask, scaling=0.5)
+    expected = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=0.5)
+    assert weights is None and output.shape == (3, 7, 2, 4)  # (batch, length, heads, head size), as transformers expects
+    torch.testing.assert_close(output, expected.transpose(1, 2))
+
+
+def test_matmul_attention_ignores_padded_keys() -> None:
+    q, k, v, mask = attention_inputs()
+    module = torch.nn.Module().eval()
+    output = matmul_attention(module, q, k, v, mask)[0]
+    k[0, :, 4:], v[0, :, 4:] = 100.0, -100.0  # whatever sits under the padding
+    torch.testing.assert_close(matmul_attention(module, q, k, v, mask)[0][0, :4], output[0, :4])
+
+
+def test_matmul_attention_refuses_training() -> None:
+    q, k, v, mask = attention_inputs()
+    with pytest.raises(RuntimeError, match="inference"):
+        matmul_attention(torch.nn.Module().train(), q, k, v, mask)
+
+
+def test_bf16_on_cpu_uses_matmul_attention_and_masks_padding(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A text's scores do not depend on the longer texts it is batched (and padded) with."""
+    monkeypatch.setattr(classifier_module, "bf16_supported", lambda device: True)
+    classifier = load(model_dir, "bf16")
+    assert classifier.model.config._attn_implementation == ATTENTION_NAME
+    short, long = "we collect data", " ".join(TEXTS)
+    alone = classifier.predict_proba([short])
+    classifier.batch_size = 2
+    np.testing.assert_allclose(classifier.predict_proba([long, short])[1:], alone, atol=1e-2)
+    assert load(model_dir, "fp32").model.config._attn_implementation != ATTENTION_NAME

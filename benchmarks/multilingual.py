@@ -1,0 +1,95 @@
+"""Compare models across languages in one table: English quality, MAPP per language, translations.
+
+For each model (NAME=DIR) this scores, with the model's own thresholds:
+- the OPP-115 policy-split test (English, 10 categories): micro- and macro-F1;
+- MAPP's development part (the apps held out of MAPP training; German and English policies of the
+  same apps): F1 of First Party Collection/Use and Third Party Sharing/Collection per language,
+  their mean, and German minus English;
+- the translated OPP-115 validation set (`opp115-translated`: the same 90 segments in English and six
+  translations, all ten categories): macro-F1 per language and each language minus English.
+
+    python benchmarks/multilingual.py shipped=model/shipped mapp=runs/e5-small-policy-split-mapp/model \\
+        [-o runs/multilingual]
+
+Each model's full reports (report.md per data set, with per-category and per-language tables) go
+under the output folder, and the comparison table is printed and saved as comparison.md.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from privacy_clauses.data.corpora import DataConfig, load_splits
+from privacy_clauses.evaluate.markdown import percent, points, table
+from privacy_clauses.evaluate.report import build_report, write_report
+from privacy_clauses.labels import FIRST_PARTY, THIRD_PARTY
+from privacy_clauses.model.classifier import ClauseClassifier
+
+DATA = {  # name: (config, part)
+    "policy-test": (DataConfig(source="opp115"), "test"),
+    "mapp-dev": (DataConfig(source="mapp"), "validation"),
+    "translated": (DataConfig(source="opp115-translated"), "validation"),
+}
+TRANSLATED_LANGUAGES = ("en", "de", "fr", "es", "it", "ru", "zh")
+
+
+def evaluate(classifier: ClauseClassifier, name: str, out: Path) -> dict[str, dict]:
+    """The model's report on each data set, written under `out`."""
+    reports = {}
+    for data_name, (config, part) in DATA.items():
+        segments = load_splits(config)[part]
+        scores = classifier.predict_proba([s.model_input for s in segments])
+        report = build_report(segments, scores, classifier.labels, classifier.thresholds,
+                              name=f"{name} on {data_name}", n_bootstrap=0)
+        write_report(report, out / name / data_name)
+        reports[data_name] = report
+    return reports
+
+
+def row(name: str, reports: dict[str, dict]) -> list[str]:
+    test = reports["policy-test"]["metrics"]
+    mapp = reports["mapp-dev"]["per_language"]
+    gap = reports["mapp-dev"]["cross_lingual_gap"]["de"]["macro_f1"]
+    translated = reports["translated"]["per_language"]
+    gaps = reports["translated"]["cross_lingual_gap"]
+    cells = [name, percent(test["micro_f1"]), percent(test["macro_f1"])]
+    for language in ("en", "de"):
+        categories = mapp[language]["per_category"]
+        cells += [percent(categories[FIRST_PARTY]["f1"]), percent(categories[THIRD_PARTY]["f1"])]
+    cells += [points(gap), percent(translated["en"]["macro_f1"])]
+    cells += [f"{percent(translated[lang]['macro_f1'])} ({points(gaps[lang]['macro_f1'])})"
+              for lang in TRANSLATED_LANGUAGES[1:]]
+    worst = min(gaps[lang]["macro_f1"] for lang in TRANSLATED_LANGUAGES[1:])
+    return cells + [points(worst)]
+
+
+HEADER = (["Model", "EN test micro", "EN test macro", "MAPP en 1st", "MAPP en 3rd", "MAPP de 1st", "MAPP de 3rd",
+           "MAPP de − en", "Transl. en"] + [f"Transl. {lang} (− en)" for lang in TRANSLATED_LANGUAGES[1:]]
+          + ["Worst transl. gap"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("models", nargs="+", metavar="NAME=DIR", help="saved classifiers to compare")
+    parser.add_argument("-o", "--output", type=Path, default=Path("runs/multilingual"))
+    args = parser.parse_args()
+    rows = []
+    for item in args.models:
+        name, sep, directory = item.partition("=")
+        if not sep:
+            parser.error(f"{item!r}: expected NAME=DIR")
+        start = time.perf_counter()
+        classifier = ClauseClassifier.from_pretrained(directory)
+        rows.append(row(name, evaluate(classifier, name, args.output)))
+        print(f"  {name}: scored in {time.perf_counter() - start:.0f} s ({classifier.precision})", flush=True)
+    text = ("F1 in %, gaps in points (each language minus English on the same content); MAPP: development "
+            "apps, First Party Collection/Use and Third Party Sharing/Collection; Transl.: macro-F1 over "
+            "the ten categories on the translated OPP-115 validation set.\n\n" + table(HEADER, rows))
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "comparison.md").write_text(text + "\n", encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
