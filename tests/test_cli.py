@@ -24,6 +24,12 @@ def test_data_stats_and_export(opp115_root, split_file, tmp_path, capsys):
     assert len(table) == 3 and len(table[0]["label_vector"]) == len(OPP115_10)
 
 
+def test_data_stats_of_chosen_languages_of_the_translated_set(capsys):
+    assert main(["data", "stats", "--source", "opp115-translated", "--languages", "de", "en"]) == 0
+    out = capsys.readouterr().out
+    assert "language: de | 90 |" in out and "language: en | 90 |" in out and "language: fr" not in out
+
+
 def test_data_errors_are_one_line_with_exit_status_2(tmp_path, capsys):
     assert main(["data", "stats", "--path", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err

@@ -97,6 +97,31 @@ def test_mapp_reader_uses_kth_non_empty_line_and_marks_partial_labels(mapp_root)
     assert sides["mapp-de/7_com.example"] == sides["mapp-en/7_com.example"]  # one app, one side
 
 
+def test_mapp_languages_option_keeps_the_app_split(mapp_root):
+    both = load_splits(DataConfig(source="mapp", path=str(mapp_root)))
+    english = load_splits(DataConfig(source="mapp", path=str(mapp_root), languages=["en"]))
+    for part, segments in english.items():
+        assert {s.language for s in segments} <= {"en"}
+        assert segments == [s for s in both[part] if s.language == "en"]
+
+
+def test_translated_validation_set_ships_with_the_package():
+    """The same segments, with the same labels, in English and six translations."""
+    part = load_splits(DataConfig(source="opp115-translated"))["validation"]
+    by_language = {}
+    for s in part:
+        by_language.setdefault(s.language, []).append(s)
+    assert sorted(by_language) == ["de", "en", "es", "fr", "it", "ru", "zh"]
+    english = [(s.document_id, s.segment_index, s.labels) for s in by_language["en"]]
+    assert len(english) == 90 and {label for *_, labels in english for label in labels} == set(OPP115_10.labels)
+    for language, segments in by_language.items():
+        assert [(s.document_id, s.segment_index, s.labels) for s in segments] == english, language
+        if language != "en":
+            assert all(s.text != e.text for s, e in zip(segments, by_language["en"]))
+    german = load_splits(DataConfig(source="opp115-translated", languages=("de",)))["validation"]
+    assert german == by_language["de"]
+
+
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
 def test_user_files_round_trip(tmp_path, suffix):
     segments = [Segment("doc", 0, "We sell nothing.", "en", {THIRD_PARTY}),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, multilabel_confusion_matrix
 
-from privacy_clauses.evaluate.metrics import (SCALAR_METRICS, binarize, classification_metrics,
+from privacy_clauses.evaluate.metrics import (SCALAR_METRICS, binarize, classification_metrics, cross_lingual_gap,
                                               f1_from_counts, per_language, tune_thresholds)
 from privacy_clauses.evaluate.uncertainty import aggregate_runs, bootstrap_by_document, document_counts
 from privacy_clauses.labels import OPP115_10
@@ -101,6 +101,25 @@ def test_per_language_groups_unknown():
     assert list(result) == ["de", "en", "unknown"]
     assert result["en"] == classification_metrics(Y_TRUE[:2], Y_PRED[:2], LABELS)
     assert result["unknown"]["n_samples"] == 1
+
+
+def test_cross_lingual_gap_is_each_language_minus_english():
+    languages = ["en", "en", "de", "de"]
+    by_language = per_language(Y_TRUE, Y_PRED, languages, LABELS)
+    gaps = cross_lingual_gap(by_language)
+    assert list(gaps) == ["de"]
+    assert gaps["de"]["macro_f1"] == pytest.approx(by_language["de"]["macro_f1"] - by_language["en"]["macro_f1"])
+    for label in LABELS:
+        de, en = by_language["de"]["per_category"][label]["f1"], by_language["en"]["per_category"][label]["f1"]
+        assert gaps["de"]["per_category_f1"][label] == pytest.approx(de - en)
+    assert cross_lingual_gap(per_language(Y_TRUE, Y_PRED, ["de", "de", "fr", "fr"], LABELS)) == {}
+
+
+def test_cross_lingual_gap_skips_categories_annotated_in_one_language_only():
+    mask = np.ones_like(Y_TRUE)
+    mask[2:, 0] = 0  # German rows do not annotate the first category
+    gaps = cross_lingual_gap(per_language(Y_TRUE, Y_PRED, ["en", "en", "de", "de"], LABELS, mask))
+    assert gaps["de"]["per_category_f1"][LABELS[0]] is None
 
 
 def test_binarize_scalar_and_per_category():

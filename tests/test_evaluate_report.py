@@ -125,7 +125,17 @@ def test_build_report_contents(segments):
                                 "languages": {"de": 10, "en": 10, "unknown": 10}}
     assert report["bootstrap"]["micro_f1"]["estimate"] == pytest.approx(report["metrics"]["micro_f1"])
     assert list(report["per_language"]) == ["de", "en", "unknown"]
+    assert list(report["cross_lingual_gap"]) == ["de", "unknown"]
     assert json.loads(json.dumps(report)) == report
+
+
+def test_report_markdown_shows_languages_and_their_gap_to_english(segments, tmp_path):
+    report = build_report(segments, make_scores(segments), LABELS, n_bootstrap=0)
+    write_report(report, tmp_path)
+    text = (tmp_path / "report.md").read_text()
+    gap = 100 * (report["per_language"]["de"]["macro_f1"] - report["per_language"]["en"]["macro_f1"])
+    assert "Macro-F1 − en" in text and f"{gap:+.1f}" in text
+    assert "### F1 per category and language" in text and "| Category | de | en | unknown |" in text
 
 
 def test_build_report_options(segments):

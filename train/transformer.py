@@ -118,7 +118,8 @@ def cache_frozen_states(model: PreTrainedModel, data: WindowData, n_frozen: int,
     the cached tensors feed training)."""
     model.eval()
     states: list[torch.Tensor] = [torch.empty(0)] * len(data)
-    for batch in length_sorted_batches(data.lengths, batch_size):
+    batches = length_sorted_batches(data.lengths, batch_size)
+    for batch in tqdm(batches, desc=f"running the {n_frozen} frozen layers once", unit="batch", leave=False):
         ids, attention = pad_batch([data.input_ids[i] for i in batch], pad_id)
         hidden = frozen_hidden(model, ids.to(device), attention.to(device), n_frozen)
         for row, i in enumerate(batch):
