@@ -173,11 +173,15 @@ def _render_single(report: dict[str, Any]) -> str:
 
 def _render_languages(by_language: dict[str, Any], gaps: dict[str, Any]) -> list[str]:
     """The per-language averages, their gap to English, and F1 per category and language."""
+    def gap_cells(language: str) -> list[str]:
+        if not gaps:
+            return []
+        gap = gaps.get(language)  # None for the reference language itself
+        return [markdown.points(gap["micro_f1"]), markdown.points(gap["macro_f1"])] if gap else ["", ""]
+
     gap_header = [f"Micro-F1 − {REFERENCE_LANGUAGE}", f"Macro-F1 − {REFERENCE_LANGUAGE}"] if gaps else []
     rows = [[language, m["n_samples"], markdown.percent(m["micro_f1"]), markdown.percent(m["macro_f1"]),
-             markdown.percent(m["samples_f1"])]
-            + ([markdown.points(gaps[language]["micro_f1"]), markdown.points(gaps[language]["macro_f1"])]
-               if language in gaps else ["", ""] if gaps else [])
+             markdown.percent(m["samples_f1"])] + gap_cells(language)
             for language, m in by_language.items()]
     parts = ["## Per language",
              markdown.table(["Language", "Segments", "Micro-F1", "Macro-F1", "Samples-F1"] + gap_header, rows)]
