@@ -16,7 +16,7 @@ from safetensors.numpy import load_file, save_file
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from privacy_clauses.labels import LabelView, get_view
+from privacy_clauses.labels import LabelView, get_view, names_of
 
 MODEL_TYPE = "tfidf-logreg"
 WORD_PARAMS = {"analyzer": "word", "ngram_range": (1, 2), "min_df": 2, "sublinear_tf": True, "lowercase": True}
@@ -78,7 +78,7 @@ class TfidfBaseline:
     def predict(self, texts: Sequence[str]) -> list[list[str]]:
         """The labels whose probability reaches the category's threshold, per text."""
         hits = self.predict_proba(texts) >= self.thresholds
-        return [[label for label, hit in zip(self.labels, row) if hit] for row in hits]
+        return names_of(hits, self.labels)
 
     def save_pretrained(self, directory: str | Path) -> None:
         directory = Path(directory)

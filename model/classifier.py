@@ -34,7 +34,7 @@ from transformers import (AutoConfig, AutoModelForSequenceClassification, AutoTo
                           PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase)
 from transformers.utils import logging as hf_logging
 
-from privacy_clauses.labels import LabelView, get_view
+from privacy_clauses.labels import LabelView, get_view, names_of
 from privacy_clauses.model.attention import use_matmul_attention
 from privacy_clauses.model.encoder import base_weights_fingerprint, resolve_encoder
 
@@ -186,7 +186,7 @@ class ClauseClassifier:
     def predict(self, texts: Sequence[str]) -> list[list[str]]:
         """The categories whose probability reaches their threshold, per text."""
         hits = self.predict_proba(texts) >= self.thresholds
-        return [[label for label, hit in zip(self.labels, row) if hit] for row in hits]
+        return names_of(hits, self.labels)
 
     @torch.inference_mode()
     def _window_probabilities(self, input_ids: list[list[int]]) -> np.ndarray:

@@ -25,7 +25,7 @@ from privacy_clauses.data.documents import (Document, DocumentError, iter_docume
                                             read_text)
 from privacy_clauses.data.records import Segment
 from privacy_clauses.data.segmenter import segment_document
-from privacy_clauses.labels import canonical
+from privacy_clauses.labels import canonical, names_of
 
 CHUNK_SEGMENTS = 1024
 TEXT_DOCUMENT_ID = "<text>"
@@ -163,7 +163,7 @@ def _classify(document: Document, model: Classifier, labels: tuple[str, ...],
             progress(len(chunk))
     probabilities = np.concatenate(chunks)
     thresholds = np.asarray(model.thresholds, dtype=np.float64)
-    predicted = [tuple(label for label, hit in zip(labels, row) if hit) for row in probabilities >= thresholds]
+    predicted = [tuple(names) for names in names_of(probabilities >= thresholds, labels)]
     summary = summarize_document(document, segments, probabilities, predicted, labels)
     return DocumentResult(document, segments, probabilities, labels, thresholds, predicted, summary)
 

@@ -49,14 +49,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
 
 def load_classifier(name: str | None) -> Classifier:
     """The shipped model, a saved directory (transformer or baseline) or a Hub id."""
-    if name is None:
-        from privacy_clauses.model.classifier import ClauseClassifier  # imports torch: only when needed
-        return ClauseClassifier.from_pretrained()
-    if Path(name).expanduser().is_dir():
-        from privacy_clauses.model import load_model
-        return load_model(Path(name).expanduser())
-    from privacy_clauses.model.classifier import ClauseClassifier
-    return ClauseClassifier.from_pretrained(name)
+    from privacy_clauses.model import load_model  # imports torch for a transformer: only when needed
+
+    return load_model(name)
 
 
 def _prepare(args: argparse.Namespace, prog: str

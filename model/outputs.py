@@ -20,7 +20,6 @@ import csv
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Iterator, Sequence
@@ -28,7 +27,7 @@ from typing import IO, Any, Iterator, Sequence
 import numpy as np
 
 from privacy_clauses.evaluate.predictions import prediction_record
-from privacy_clauses.io import atomic_write
+from privacy_clauses.io import atomic_path, atomic_write
 from privacy_clauses.model.classify import DocumentFailure, DocumentResult
 
 FORMATS = ("jsonl", "csv", "parquet")
@@ -339,25 +338,18 @@ def _write_csv(records_path: Path, out: Path, labels: Sequence[str]) -> None:
 
 
 def _write_parquet(records_path: Path, out: Path, labels: Sequence[str]) -> None:
-    """Rows in groups of PARQUET_ROWS_PER_GROUP, so memory stays bounded; temp file + rename."""
+    """Rows in groups of PARQUET_ROWS_PER_GROUP, so memory stays bounded; written atomically."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     types = {"segment_index": pa.int64(), "span_start": pa.int64(), "span_end": pa.int64()}
     types |= {probability_column(label): pa.float64() for label in labels}
     schema = pa.schema([(name, types.get(name, pa.string())) for name in flat_columns(labels)])
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with pq.ParquetWriter(tmp, schema) as writer:
-            rows: list[dict[str, Any]] = []
-            for record in _records(records_path):
-                rows.append(flat_row(record, labels))
-                if len(rows) == PARQUET_ROWS_PER_GROUP:
-                    writer.write_table(pa.Table.from_pylist(rows, schema=schema))
-                    rows = []
-            writer.write_table(pa.Table.from_pylist(rows, schema=schema))
-        os.replace(tmp, out)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_path(out) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+        rows: list[dict[str, Any]] = []
+        for record in _records(records_path):
+            rows.append(flat_row(record, labels))
+            if len(rows) == PARQUET_ROWS_PER_GROUP:
+                writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+                rows = []
+        writer.write_table(pa.Table.from_pylist(rows, schema=schema))

@@ -8,6 +8,7 @@ through the views defined here and resolves free-form names with `canonical`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable, Sequence
 
 FIRST_PARTY = "First Party Collection/Use"
 THIRD_PARTY = "Third Party Sharing/Collection"
@@ -144,3 +145,9 @@ def to_view(labels: set[str] | frozenset[str], view: LabelView | str) -> frozens
         else:
             raise ValueError(f"label {label!r} has no counterpart in the {view.name} view")
     return frozenset(out)
+
+
+def names_of(decisions: Iterable[Iterable[bool]], labels: Sequence[str]) -> list[list[str]]:
+    """Per row of yes/no decisions (one per label, in `labels` order), the names decided yes:
+    how every model turns thresholded probabilities into label names."""
+    return [[label for label, yes in zip(labels, row) if yes] for row in decisions]
