@@ -11,13 +11,16 @@ classifier uses by default must stay within 0.5 macro-F1 points of fp32.
 
     python benchmarks/inference_speed.py [--limit N] [--repeats 3] [--options fp32 int8 ...]
                                          [--model DIR] [--run runs/e5-small-policy-split] [--measure-epoch]
+                                         [--device cpu|cuda]
 
 Options: "fp32-fixed256" is the naive reference (windows in input order, batches of 32 each padded
 to the full 256-token window); the others sort windows by length and pad each batch to its longest,
 as `ClauseClassifier` does, at a precision (fp32, bf16, int8) and batch size (`-b8`...), with
 torch's default thread count (one per core) or, with `-t1`, one thread; "bf16-b16-sdpa" runs
 torch's fused attention kernel instead of the classifier's CPU matmul attention. The table marks the
-option `ClauseClassifier.from_pretrained()` uses by default on this machine.
+option `ClauseClassifier.from_pretrained()` uses by default on this machine. With `--device cuda`
+the same measurements run on the GPU (default options: fp32 and bf16 at GPU batch sizes), and the
+table adds the peak GPU memory that torch allocated.
 
 The epoch time comes from a training run's metrics.jsonl (`--run`), or, with `--measure-epoch`,
 from training one epoch of that run's config here (on the first `--limit` training segments when
@@ -48,7 +51,8 @@ from privacy_clauses.evaluate.metrics import binarize, classification_metrics
 from privacy_clauses.model.classifier import (DEFAULT_BATCH_SIZE, PRECISIONS, ClauseClassifier, bf16_supported,
                                                max_pool, pad_batch, resolve_precision)
 
-BATCH_SIZES = (8, 16, 32)
+BATCH_SIZES = (8, 16, 32, 128, 512)
+CPU_BATCH_SIZES = (8, 16, 32)
 DEFAULT_BATCH = DEFAULT_BATCH_SIZE["cpu"]
 
 
@@ -60,12 +64,11 @@ class Option:
     fixed_padding: bool = False
     fused_attention: bool = False  # bf16 on a CPU: torch's fused kernel instead of the classifier's matmuls
 
-    @property
-    def is_default(self) -> bool:
-        """Whether this is what `ClauseClassifier.from_pretrained()` does on this CPU."""
+    def is_default(self, device: torch.device) -> bool:
+        """Whether this is what `ClauseClassifier.from_pretrained()` does on `device`."""
         return (not self.fixed_padding and not self.fused_attention and self.threads is None
-                and self.batch_size == DEFAULT_BATCH
-                and self.precision == resolve_precision(None, torch.device("cpu")))
+                and self.batch_size == DEFAULT_BATCH_SIZE.get(device.type)
+                and self.precision == resolve_precision(None, device))
 
 
 OPTIONS = {
@@ -74,7 +77,12 @@ OPTIONS = {
     **{f"{p}-b{DEFAULT_BATCH}-t1": Option(p, DEFAULT_BATCH, threads=1) for p in PRECISIONS},
     f"bf16-b{DEFAULT_BATCH}-sdpa": Option("bf16", DEFAULT_BATCH, fused_attention=True),
 }
-REFERENCE = f"fp32-b{DEFAULT_BATCH}"  # quality differences are measured from this option
+DEFAULT_OPTIONS = {
+    "cpu": ["fp32-fixed256", *(f"{p}-b{b}" for p in PRECISIONS for b in CPU_BATCH_SIZES),
+            *(f"{p}-b{DEFAULT_BATCH}-t1" for p in PRECISIONS), f"bf16-b{DEFAULT_BATCH}-sdpa"],
+    "cuda": ["fp32-fixed256", "fp32-b128", "bf16-b32", "bf16-b128", "bf16-b512"],
+}
+REFERENCE = {"cpu": f"fp32-b{DEFAULT_BATCH}", "cuda": "fp32-b128"}  # quality differences are measured from these
 
 
 # ---------------------------------------------------------------------------------- one option
@@ -88,19 +96,19 @@ def fixed_padding_proba(classifier: ClauseClassifier, texts: list[str]) -> np.nd
                                    classifier.tokenizer.pad_token_id)
         width = classifier.max_length - ids.shape[1]
         ids, attention = F.pad(ids, (0, width), value=classifier.tokenizer.pad_token_id), F.pad(attention, (0, width))
-        logits = classifier.model(input_ids=ids, attention_mask=attention).logits
-        scores[start:start + len(ids)] = torch.sigmoid(logits).numpy()
+        logits = classifier.model(input_ids=ids.to(classifier.device), attention_mask=attention.to(classifier.device)).logits
+        scores[start:start + len(ids)] = torch.sigmoid(logits.float()).cpu().numpy()
     return max_pool(scores, windows.text_index, len(texts))
 
 
-def measure(name: str, model: str | None, limit: int | None, repeats: int) -> dict:
+def measure(name: str, model: str | None, limit: int | None, repeats: int, device: str = "cpu") -> dict:
     """Load the model as `name` says, time `repeats` passes over the test texts, score the last."""
     option = OPTIONS[name]
     if option.threads is not None:
         torch.set_num_threads(option.threads)
     segments = load_splits(DataConfig())["test"][:limit]
     texts = [s.model_input for s in segments]
-    classifier = ClauseClassifier.from_pretrained(model, device="cpu", batch_size=option.batch_size,
+    classifier = ClauseClassifier.from_pretrained(model, device=device, batch_size=option.batch_size,
                                                   precision=option.precision)
     if option.fused_attention:
         classifier.model.set_attn_implementation("sdpa")
@@ -114,7 +122,9 @@ def measure(name: str, model: str | None, limit: int | None, repeats: int) -> di
     targets, mask = label_matrix(segments, classifier.label_view)
     metrics = classification_metrics(targets, binarize(scores, classifier.thresholds), classifier.labels, mask)
     windows = classifier.windows(texts)
-    return {"option": name + (" (default)" if option.is_default else ""), "precision": classifier.precision,
+    gpu_mib = torch.cuda.max_memory_allocated() / 2**20 if classifier.device.type == "cuda" else None
+    return {"option": name + (" (default)" if option.is_default(classifier.device) else ""),
+            "precision": classifier.precision, "peak_gpu_mib": gpu_mib,
             "threads": torch.get_num_threads(),
             "batch_size": option.batch_size, "segments": len(texts), "windows": len(windows.input_ids),
             "max_length": classifier.max_length,
@@ -125,7 +135,7 @@ def measure(name: str, model: str | None, limit: int | None, repeats: int) -> di
 
 def measure_in_subprocess(name: str, args: argparse.Namespace) -> dict:
     """`measure` in a fresh interpreter, so that its peak memory and thread setting are its own."""
-    command = [sys.executable, __file__, "--worker", name, "--repeats", str(args.repeats)]
+    command = [sys.executable, __file__, "--worker", name, "--repeats", str(args.repeats), "--device", args.device]
     command += ["--limit", str(args.limit)] if args.limit else []
     command += ["--model", args.model] if args.model else []
     done = subprocess.run(command, capture_output=True, text=True)
@@ -164,7 +174,7 @@ def measure_epoch(run: Path, limit: int | None) -> str:
 
 
 # ---------------------------------------------------------------------------------- report
-def machine() -> str:
+def machine(device: str) -> str:
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
     model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
                  platform.processor() or "unknown CPU")
@@ -172,18 +182,22 @@ def machine() -> str:
     isa = [f for f in ("avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16") if f in flags]
     return (f"{model}, {os.cpu_count()} logical cores ({' '.join(isa) or 'no AVX-512'}); torch {torch.__version__}, "
             f"{torch.get_num_threads()} intra-op / {torch.get_num_interop_threads()} inter-op threads by default, "
-            f"native bf16: {'yes' if bf16_supported(torch.device('cpu')) else 'no'}")
+            f"native bf16: {'yes' if bf16_supported(torch.device('cpu')) else 'no'}"
+            + (f"; GPU: {torch.cuda.get_device_name()}, CUDA {torch.version.cuda}" if device == "cuda" else ""))
 
 
-def table(results: list[dict]) -> str:
-    reference = next((r["macro_f1"] for r in results if r["option"].split()[0] == REFERENCE), None)
-    rows = ["| option | precision | threads | batch | segments/s | peak RSS (MiB) | macro-F1 | micro-F1 | Δ macro-F1 (points) |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+def table(results: list[dict], device: str) -> str:
+    reference = next((r["macro_f1"] for r in results if r["option"].split()[0] == REFERENCE[device]), None)
+    gpu = device == "cuda"
+    rows = ["| option | precision | threads | batch | segments/s | peak RSS (MiB) |" + (" peak GPU (MiB) |" if gpu else "")
+            + " macro-F1 | micro-F1 | Δ macro-F1 (points) |",
+            "|---|---|---:|---:|---:|---:|" + ("---:|" if gpu else "") + "---:|---:|---:|"]
     for r in results:
         delta = "" if reference is None else f"{100 * (r['macro_f1'] - reference):+.2f}"
         rows.append(f"| {r['option']} | {r['precision']} | {r['threads']} | {r['batch_size']} | "
-                    f"{r['segments_per_second']:.1f} | {r['peak_rss_mib']:.0f} | {r['macro_f1']:.4f} | "
-                    f"{r['micro_f1']:.4f} | {delta} |")
+                    f"{r['segments_per_second']:.1f} | {r['peak_rss_mib']:.0f} | "
+                    + (f"{r['peak_gpu_mib']:.0f} | " if gpu else "")
+                    + f"{r['macro_f1']:.4f} | {r['micro_f1']:.4f} | {delta} |")
     return "\n".join(rows)
 
 
@@ -191,7 +205,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, help="only the first N test (and, with --measure-epoch, training) segments")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per option; the median counts")
-    parser.add_argument("--options", nargs="+", choices=list(OPTIONS), default=list(OPTIONS))
+    parser.add_argument("--options", nargs="+", choices=list(OPTIONS),
+                        help="default: the usual options for --device (all CPU options but the big batches)")
+    parser.add_argument("--device", choices=list(DEFAULT_OPTIONS), default="cpu")
     parser.add_argument("--model", help="a saved classifier directory; default: the shipped model")
     parser.add_argument("--run", type=Path, default=Path("runs/e5-small-policy-split"),
                         help="training run whose metrics.jsonl gives the epoch time (and config, for --measure-epoch)")
@@ -200,11 +216,14 @@ def main() -> None:
     args = parser.parse_args()
     if (args.limit is not None and args.limit < 1) or args.repeats < 1:
         parser.error("--limit and --repeats must be positive")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: torch sees no CUDA GPU here")
     if args.worker:
-        print(json.dumps(measure(args.worker, args.model, args.limit, args.repeats)))
+        print(json.dumps(measure(args.worker, args.model, args.limit, args.repeats, args.device)))
         return
 
-    print(f"Machine: {machine()}")
+    print(f"Machine: {machine(args.device)}")
+    args.options = args.options or DEFAULT_OPTIONS[args.device]
     results = []
     for name in args.options:
         results.append(measure_in_subprocess(name, args))
@@ -213,7 +232,7 @@ def main() -> None:
     print(f"Data: OPP-115 policy-split test, {first['segments']} segments, {first['windows']} windows of at most "
           f"{first['max_length']} tokens, {first['tokens'] / first['segments']:.0f} tokens per segment on average; "
           f"median of {args.repeats} timed pass(es) after a warm-up batch.\n")
-    print(table(results))
+    print(table(results, args.device))
     print(f"\nTraining epoch: {measure_epoch(args.run, args.limit) if args.measure_epoch else epochs_from_run(args.run)}")
 
 

@@ -5,8 +5,9 @@ Sources:
   opp115           the official release; policy-level split from a split file
   opp115-majority  the Majority benchmark CSVs (random segment-level split, 12 labels)
   mapp             MAPP German/English, split by app into train/validation
-  opp115-translated  90 OPP-115 validation segments in English and six human translations
-                   (ships with the package; one part, "validation"; see data/translated/README.md)
+  opp115-translated  OPP-115 segments in English and six human translations (ships with the
+                   package): "train", 174 segments of the policy split's train part, and
+                   "validation", 90 of its validation part; see data/translated/README.md
   files            the user's own JSONL/CSV files, one per split
 """
 from __future__ import annotations
@@ -34,7 +35,9 @@ DEFAULT_PATHS = {
 # The policy split is a list of policy names (no corpus text); it ships with the package so
 # the honest benchmark is the same for everyone.
 DEFAULT_SPLIT_FILE = Path(__file__).parent / "splits" / "opp115_policy_split.json"
-TRANSLATED_FILE = Path(__file__).parent / "translated" / "opp115_validation_translated.jsonl"
+# Small enough to ship: OPP-115 segments translated by hand, one file per part of the policy split.
+TRANSLATED_DIR = Path(__file__).parent / "translated"
+TRANSLATED_FILES = {"train": "opp115_train_translated.jsonl", "validation": "opp115_validation_translated.jsonl"}
 
 
 @dataclass
@@ -83,13 +86,13 @@ class DataConfig:
 
     def corpus_path(self) -> Path | None:
         """The given path; else the data root's copy (for OPP-115, else a downloaded one; for the
-        translated set, the package's file). None for `files`, whose splits each name a file."""
+        translated set, the package's folder). None for `files`, whose splits each name a file."""
         if self.path:
             return Path(self.path)
         if self.source == "files":
             return None
         if self.source == "opp115-translated":
-            return TRANSLATED_FILE
+            return TRANSLATED_DIR
         default = data_root() / DEFAULT_PATHS[self.source]
         if self.source == "opp115" and not default.exists() and opp115_cache().exists():
             return opp115_cache()
@@ -108,8 +111,9 @@ def load_splits(config: DataConfig) -> dict[str, list[Segment]]:
         splits = split_mapp(read_mapp(config.corpus_path(), config.languages or tuple(MAPP_LANGUAGES)),
                             config.mapp_dev_fraction)
     elif config.source == "opp115-translated":
-        segments = read_annotated(config.corpus_path())
-        splits = {"validation": [s for s in segments if not config.languages or s.language in config.languages]}
+        splits = {part: [s for s in read_annotated(config.corpus_path() / name)
+                         if not config.languages or s.language in config.languages]
+                  for part, name in TRANSLATED_FILES.items()}
     else:
         splits = {name: read_annotated(path) for name, path in config.files.items()}
     if config.keep_unlabeled:

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from privacy_clauses.data.corpora import DataConfig, load_splits
+from privacy_clauses.data.corpora import DEFAULT_SPLIT_FILE, DataConfig, load_splits
 from privacy_clauses.data.mapp import read_mapp, split_mapp
 from privacy_clauses.data.opp115 import (html_to_text, read_majority_csv, read_opp115, read_policy_split,
                                          split_by_policy)
@@ -105,21 +105,31 @@ def test_mapp_languages_option_keeps_the_app_split(mapp_root):
         assert segments == [s for s in both[part] if s.language == "en"]
 
 
-def test_translated_validation_set_ships_with_the_package():
-    """The same segments, with the same labels, in English and six translations."""
-    part = load_splits(DataConfig(source="opp115-translated"))["validation"]
+@pytest.mark.parametrize("part, n_segments", [("train", 174), ("validation", 90)])
+def test_translated_set_ships_with_the_package(part, n_segments):
+    """The same segments, with the same labels and line structure, in English and six translations."""
+    segments = load_splits(DataConfig(source="opp115-translated"))[part]
     by_language = {}
-    for s in part:
+    for s in segments:
         by_language.setdefault(s.language, []).append(s)
     assert sorted(by_language) == ["de", "en", "es", "fr", "it", "ru", "zh"]
     english = [(s.document_id, s.segment_index, s.labels) for s in by_language["en"]]
-    assert len(english) == 90 and {label for *_, labels in english for label in labels} == set(OPP115_10.labels)
-    for language, segments in by_language.items():
-        assert [(s.document_id, s.segment_index, s.labels) for s in segments] == english, language
+    assert len(english) == n_segments and {label for *_, labels in english for label in labels} == set(OPP115_10.labels)
+    for language, translated in by_language.items():
+        assert [(s.document_id, s.segment_index, s.labels) for s in translated] == english, language
         if language != "en":
-            assert all(s.text != e.text for s, e in zip(segments, by_language["en"]))
-    german = load_splits(DataConfig(source="opp115-translated", languages=("de",)))["validation"]
+            assert all(s.text != e.text for s, e in zip(translated, by_language["en"]))
+            assert all(s.text.count("\n") == e.text.count("\n") for s, e in zip(translated, by_language["en"]))
+    german = load_splits(DataConfig(source="opp115-translated", languages=("de",)))[part]
     assert german == by_language["de"]
+
+
+def test_translated_parts_come_from_different_policies():
+    """Training on the train part never sees a policy of the validation part (or of the test)."""
+    parts = load_splits(DataConfig(source="opp115-translated"))
+    split = read_policy_split(DEFAULT_SPLIT_FILE)
+    for part, segments in parts.items():
+        assert {s.document_id for s in segments} <= set(split[part]), part
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
