@@ -10,7 +10,7 @@ micro-F1 at the model's thresholds, with the macro-F1 difference from fp32. The 
 classifier uses by default must stay within 0.5 macro-F1 points of fp32.
 
     python benchmarks/inference_speed.py [--limit N] [--repeats 3] [--options fp32 int8 ...]
-                                         [--model DIR] [--run runs/e5-small-policy-split] [--measure-epoch]
+                                         [--model DIR] [--run runs/e5-small-policy-split-translated] [--measure-epoch]
                                          [--device cpu|cuda]
 
 Options: "fp32-fixed256" is the naive reference (windows in input order, batches of 32 each padded
@@ -209,7 +209,7 @@ def main() -> None:
                         help="default: the usual options for --device (all CPU options but the big batches)")
     parser.add_argument("--device", choices=list(DEFAULT_OPTIONS), default="cpu")
     parser.add_argument("--model", help="a saved classifier directory; default: the shipped model")
-    parser.add_argument("--run", type=Path, default=Path("runs/e5-small-policy-split"),
+    parser.add_argument("--run", type=Path, default=Path("runs/e5-small-policy-split-translated"),
                         help="training run whose metrics.jsonl gives the epoch time (and config, for --measure-epoch)")
     parser.add_argument("--measure-epoch", action="store_true", help="train one epoch here instead of reading it")
     parser.add_argument("--worker", choices=list(OPTIONS), help=argparse.SUPPRESS)

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from privacy_clauses.model.classify import DocumentResult
 
 SHIPPED_DIR = Path(__file__).parent / "shipped"
-SHIPPED_HINT = "train one with `privacy-clauses train e5-small-policy-split`"
+SHIPPED_HINT = "train one with `privacy-clauses train e5-small-policy-split-translated`"
 PROBLEM_TYPE = "multi_label_classification"
 FULL_WEIGHTS = "model.safetensors"
 # A compact artifact's weights get their own name, so that transformers (or a pipeline) never

@@ -14,7 +14,7 @@ from privacy_clauses.data.records import Segment, label_matrix
 from privacy_clauses.labels import OPP115_10
 from privacy_clauses.model.classifier import ClauseClassifier, pad_batch
 from privacy_clauses.train.batches import encode_segments, length_grouped_batches
-from privacy_clauses.train.config import load_config
+from privacy_clauses.train.config import CONFIG_DIR, load_config
 from privacy_clauses.train.run import train
 from privacy_clauses.train.settings import ModelSettings, TrainingSettings
 from privacy_clauses.train.transformer import (Forward, Progress, cache_frozen_states, fit_transformer, freeze,
@@ -55,12 +55,17 @@ def test_settings_defaults_and_validation() -> None:
 
 
 def test_shipped_configs_validate() -> None:
-    for name in ("e5-small-policy-split", "e5-small-majority"):
+    names = sorted(p.stem for p in CONFIG_DIR.glob("e5-small-*.yaml"))
+    assert "e5-small-policy-split-translated" in names  # the shipped model's recipe
+    for name in names:
         config = load_config(name)
         model = ModelSettings.from_dict(config.model)
         TrainingSettings.from_dict(config.training)
         assert model.train_top_layers == 4 and model.freeze_embeddings
-    assert load_config("e5-small-policy-split").thresholds == "tuned"
+        assert config.data.source in ("opp115", "opp115-majority")
+        assert all(extra.source in ("mapp", "opp115-translated") for extra in config.extra_train)
+        assert all("en" not in extra.languages for extra in config.extra_train if extra.source == "opp115-translated")
+    assert load_config("e5-small-policy-split-translated").thresholds == "tuned"
     assert load_config("e5-small-majority").thresholds == "fixed"
 
 
