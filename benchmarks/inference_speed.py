@@ -51,9 +51,11 @@ from privacy_clauses.evaluate.metrics import binarize, classification_metrics
 from privacy_clauses.model.classifier import (DEFAULT_BATCH_SIZE, PRECISIONS, ClauseClassifier, bf16_supported,
                                                max_pool, pad_batch, resolve_precision)
 
-BATCH_SIZES = (8, 16, 32, 128, 512)
 CPU_BATCH_SIZES = (8, 16, 32)
+GPU_BATCH_SIZES = (32, DEFAULT_BATCH_SIZE["cuda"], 512)
+BATCH_SIZES = tuple(sorted(set(CPU_BATCH_SIZES + GPU_BATCH_SIZES)))
 DEFAULT_BATCH = DEFAULT_BATCH_SIZE["cpu"]
+GPU_BATCH = DEFAULT_BATCH_SIZE["cuda"]
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,9 @@ OPTIONS = {
 DEFAULT_OPTIONS = {
     "cpu": ["fp32-fixed256", *(f"{p}-b{b}" for p in PRECISIONS for b in CPU_BATCH_SIZES),
             *(f"{p}-b{DEFAULT_BATCH}-t1" for p in PRECISIONS), f"bf16-b{DEFAULT_BATCH}-sdpa"],
-    "cuda": ["fp32-fixed256", "fp32-b128", "bf16-b32", "bf16-b128", "bf16-b512"],
+    "cuda": ["fp32-fixed256", f"fp32-b{GPU_BATCH}", *(f"bf16-b{b}" for b in GPU_BATCH_SIZES)],
 }
-REFERENCE = {"cpu": f"fp32-b{DEFAULT_BATCH}", "cuda": "fp32-b128"}  # quality differences are measured from these
+REFERENCE = {"cpu": f"fp32-b{DEFAULT_BATCH}", "cuda": f"fp32-b{GPU_BATCH}"}  # quality differences are measured from these
 
 
 # ---------------------------------------------------------------------------------- one option
