@@ -27,6 +27,11 @@ def interval(low: float, high: float) -> str:
     return f"{100 * low:.1f}–{100 * high:.1f}"
 
 
+def point_interval(low: float, high: float) -> str:
+    """An interval of differences given as fractions, in signed points: "-8.1 to +0.9"."""
+    return f"{points(low)} to {points(high)}"
+
+
 def table(header: Sequence[str], rows: Sequence[Sequence[object]], numeric_from: int = 1) -> str:
     """A Markdown table; columns from `numeric_from` on are right-aligned."""
     def cells(values: Sequence[object]) -> str:

@@ -21,7 +21,7 @@ from privacy_clauses.evaluate.checks import as_scores, as_thresholds
 from privacy_clauses.evaluate.metrics import (UNKNOWN_LANGUAGE, binarize, classification_metrics,
                                               cross_lingual_gap, per_language)
 from privacy_clauses.evaluate.predictions import Predictions, canonical_labels
-from privacy_clauses.evaluate.uncertainty import aggregate_runs, bootstrap_by_document
+from privacy_clauses.evaluate.uncertainty import aggregate_runs, bootstrap_by_document, bootstrap_gap
 from privacy_clauses.labels import LabelView
 
 REPORT_KINDS = ("report", "runs")
@@ -75,6 +75,12 @@ def build_report(segments: Sequence[Segment], scores: Any, label_names: Sequence
     languages = [s.language for s in segments]
     known_language = any(language is not None for language in languages)
     by_language = per_language(y_true, y_pred, languages, names, mask) if known_language else None
+    bootstrap = None
+    if n_bootstrap:
+        bootstrap = bootstrap_by_document(y_true, y_pred, documents, names, mask, n_resamples=n_bootstrap, seed=seed)
+        if by_language:
+            bootstrap["cross_lingual_gap"] = bootstrap_gap(y_true, y_pred, documents, languages, mask,
+                                                           REFERENCE_LANGUAGE, n_resamples=n_bootstrap, seed=seed)
     return {
         "kind": "report",
         "name": name,
@@ -85,8 +91,7 @@ def build_report(segments: Sequence[Segment], scores: Any, label_names: Sequence
                    "languages": dict(sorted(Counter(language or UNKNOWN_LANGUAGE
                                                     for language in languages).items()))},
         "metrics": classification_metrics(y_true, y_pred, names, mask),
-        "bootstrap": bootstrap_by_document(y_true, y_pred, documents, names, mask,
-                                           n_resamples=n_bootstrap, seed=seed) if n_bootstrap else None,
+        "bootstrap": bootstrap,
         "per_language": by_language,
         "cross_lingual_gap": cross_lingual_gap(by_language, REFERENCE_LANGUAGE) if by_language else None,
     }
@@ -167,19 +172,31 @@ def _render_single(report: dict[str, Any]) -> str:
     if report["bootstrap"] is not None:
         parts += _render_bootstrap(report["bootstrap"])
     if report["per_language"] is not None:
-        parts += _render_languages(report["per_language"], report.get("cross_lingual_gap") or {})
+        gap_intervals = (report["bootstrap"] or {}).get("cross_lingual_gap")
+        parts += _render_languages(report["per_language"], report.get("cross_lingual_gap") or {}, gap_intervals)
     return "\n\n".join(parts) + "\n"
 
 
-def _render_languages(by_language: dict[str, Any], gaps: dict[str, Any]) -> list[str]:
-    """The per-language averages, their gap to English, and F1 per category and language."""
+def _render_languages(by_language: dict[str, Any], gaps: dict[str, Any],
+                      gap_intervals: dict[str, Any] | None = None) -> list[str]:
+    """The per-language averages, their gap to English (with its paired bootstrap interval when
+    there is one), and F1 per category and language."""
+    intervals = gap_intervals["gaps"] if gap_intervals and gap_intervals["gaps"] else {}
+    level = f"{100 * gap_intervals['confidence']:g}%" if intervals else ""
+
     def gap_cells(language: str) -> list[str]:
         if not gaps:
             return []
         gap = gaps.get(language)  # None for the reference language itself
-        return [markdown.points(gap["micro_f1"]), markdown.points(gap["macro_f1"])] if gap else ["", ""]
+        cells = [markdown.points(gap["micro_f1"]), markdown.points(gap["macro_f1"])] if gap else ["", ""]
+        if intervals:
+            ci = intervals.get(language)
+            cells.append(markdown.point_interval(ci["macro_f1"]["low"], ci["macro_f1"]["high"]) if ci else "")
+        return cells
 
     gap_header = [f"Micro-F1 − {REFERENCE_LANGUAGE}", f"Macro-F1 − {REFERENCE_LANGUAGE}"] if gaps else []
+    if intervals:
+        gap_header.append(f"Macro-F1 − {REFERENCE_LANGUAGE}, {level} interval")
     rows = [[language, m["n_samples"], markdown.percent(m["micro_f1"]), markdown.percent(m["macro_f1"]),
              markdown.percent(m["samples_f1"])] + gap_cells(language)
             for language, m in by_language.items()]
@@ -188,6 +205,11 @@ def _render_languages(by_language: dict[str, Any], gaps: dict[str, Any]) -> list
     if gaps:
         parts.append(f"Gaps are in F1 points, each language minus {REFERENCE_LANGUAGE}; they compare like with "
                      "like only where the languages hold the same content (translations, parallel policies).")
+    if intervals:
+        parts.append(f"Gap intervals: paired percentile bootstrap, {gap_intervals['n_resamples']} resamples of the "
+                     f"{gap_intervals['n_documents']} documents, every language scored on the same draw "
+                     f"(seed {gap_intervals['seed']}); given for languages holding exactly the documents of "
+                     f"{REFERENCE_LANGUAGE}.")
     languages = list(by_language)
     labels = [label for label in next(iter(by_language.values()))["per_category"]
               if any(m["per_category"][label]["f1"] is not None for m in by_language.values())]

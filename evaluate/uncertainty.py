@@ -3,7 +3,9 @@
 Two sources of uncertainty are reported separately. `aggregate_runs` measures how much a
 result moves with the training seed. `bootstrap_by_document` measures how much it would move
 with another sample of test policies; it resamples whole documents, because the segments of
-one policy share wording and annotators and are not independent draws.
+one policy share wording and annotators and are not independent draws. `bootstrap_gap` does the
+same for the gap between two languages holding the same content, drawing the same documents
+for both.
 """
 from __future__ import annotations
 
@@ -83,10 +85,7 @@ def bootstrap_by_document(y_true: Any, y_pred: Any, document_ids: Sequence[str],
     Macro-F1 averages over the categories annotated in the full sample, as
     `classification_metrics` does, whose numbers are the "estimate" of each interval.
     """
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
-        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
+    _check_resampling(n_resamples, confidence)
     y_true = as_binary("y_true", y_true)
     names = as_label_names(label_names, y_true.shape[1])
     documents, tp, fp, fn = document_counts(y_true, y_pred, document_ids, mask)
@@ -94,25 +93,88 @@ def bootstrap_by_document(y_true: Any, y_pred: Any, document_ids: Sequence[str],
     if columns.size == 0:
         raise ValueError("no category is annotated for any segment; nothing to evaluate")
 
-    rng = np.random.default_rng(seed)
-    n_documents = len(documents)
-    weights = rng.multinomial(n_documents, np.full(n_documents, 1 / n_documents),
-                              size=n_resamples).astype(np.float64)
+    weights = _document_weights(len(documents), n_resamples, seed)
     sample = [tp.sum(0), fp.sum(0), fn.sum(0)]
     replicate = [weights @ tp, weights @ fp, weights @ fn]
-
-    def micro(counts: list[np.ndarray]) -> np.ndarray:
-        return f1_from_counts(*(c[..., columns].sum(-1) for c in counts))
-
-    def macro(counts: list[np.ndarray]) -> np.ndarray:
-        return f1_from_counts(*counts)[..., columns].mean(-1)
-
     sample_f1, replicate_f1 = f1_from_counts(*sample), f1_from_counts(*replicate)
     per_category: dict[str, dict[str, float] | None] = {name: None for name in names}
     for j in columns:
         per_category[names[j]] = _interval(sample_f1[j], replicate_f1[:, j], confidence)
     return {"n_resamples": int(n_resamples), "confidence": float(confidence), "seed": int(seed),
-            "n_documents": n_documents,
-            "micro_f1": _interval(micro(sample), micro(replicate), confidence),
-            "macro_f1": _interval(macro(sample), macro(replicate), confidence),
+            "n_documents": len(documents),
+            "micro_f1": _interval(_micro(sample, columns), _micro(replicate, columns), confidence),
+            "macro_f1": _interval(_macro(sample, columns), _macro(replicate, columns), confidence),
             "per_category_f1": per_category}
+
+
+def bootstrap_gap(y_true: Any, y_pred: Any, document_ids: Sequence[str], languages: Sequence[str | None],
+                  mask: Any = None, reference: str = "en",
+                  n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> dict[str, Any]:
+    """Paired percentile bootstrap intervals for each language's micro- and macro-F1 minus the
+    `reference` language's.
+
+    A gap of a few points on a hundred translated segments may be noise; this says how much. Each
+    replicate draws documents with replacement and scores every language on the same draw, so the
+    content stays paired and only the sample of policies varies. Only languages whose documents
+    are exactly the reference's are compared (translations, parallel policies); others are left
+    out, as is everything when the reference is absent. Each language's macro-F1 averages over
+    the categories annotated in its full sample, as `classification_metrics` does.
+    """
+    _check_resampling(n_resamples, confidence)
+    y_true = as_binary("y_true", y_true)
+    y_pred = as_binary("y_pred", y_pred, y_true.shape)
+    mask = as_mask(mask, y_true.shape)
+    if len(languages) != y_true.shape[0] or len(document_ids) != y_true.shape[0]:
+        raise ValueError(f"{len(languages)} languages and {len(document_ids)} document ids "
+                         f"for {y_true.shape[0]} segments")
+    rows: dict[str, np.ndarray] = {}
+    for language in sorted({str(language) for language in languages if language is not None}):
+        rows[language] = np.flatnonzero([str(lang) == language for lang in languages])
+
+    def counts(language: str) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+        r = rows[language]
+        documents, tp, fp, fn = document_counts(y_true[r], y_pred[r], [document_ids[i] for i in r], mask[r])
+        return documents, [tp, fp, fn], np.flatnonzero(mask[r].sum(axis=0) > 0)
+
+    result = {"n_resamples": int(n_resamples), "confidence": float(confidence), "seed": int(seed),
+              "reference": reference, "n_documents": 0, "gaps": {}}
+    if reference not in rows:
+        return result
+    reference_documents, reference_counts, reference_columns = counts(reference)
+    result["n_documents"] = len(reference_documents)
+    weights = _document_weights(len(reference_documents), n_resamples, seed)
+    for language in rows:
+        documents, language_counts, columns = counts(language)
+        if language == reference or not np.array_equal(documents, reference_documents):
+            continue
+        gap = {}
+        for key, average in (("micro_f1", _micro), ("macro_f1", _macro)):
+            sample = (average([c.sum(0) for c in language_counts], columns)
+                      - average([c.sum(0) for c in reference_counts], reference_columns))
+            replicates = (average([weights @ c for c in language_counts], columns)
+                          - average([weights @ c for c in reference_counts], reference_columns))
+            gap[key] = _interval(sample, replicates, confidence)
+        result["gaps"][language] = gap
+    return result
+
+
+def _check_resampling(n_resamples: Any, confidence: float) -> None:
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
+        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
+
+
+def _document_weights(n_documents: int, n_resamples: int, seed: int) -> np.ndarray:
+    """How often each document is drawn in each replicate, shape (n_resamples, n_documents)."""
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(n_documents, np.full(n_documents, 1 / n_documents),
+                           size=n_resamples).astype(np.float64)
+
+
+def _micro(counts: list[np.ndarray], columns: np.ndarray) -> np.ndarray:
+    return f1_from_counts(*(c[..., columns].sum(-1) for c in counts))
+
+
+def _macro(counts: list[np.ndarray], columns: np.ndarray) -> np.ndarray:
+    return f1_from_counts(*counts)[..., columns].mean(-1)

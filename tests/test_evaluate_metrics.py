@@ -8,7 +8,8 @@ from sklearn.metrics import f1_score, multilabel_confusion_matrix
 
 from privacy_clauses.evaluate.metrics import (SCALAR_METRICS, binarize, classification_metrics, cross_lingual_gap,
                                               f1_from_counts, per_language, tune_thresholds)
-from privacy_clauses.evaluate.uncertainty import aggregate_runs, bootstrap_by_document, document_counts
+from privacy_clauses.evaluate.uncertainty import (aggregate_runs, bootstrap_by_document, bootstrap_gap,
+                                                  document_counts)
 from privacy_clauses.labels import OPP115_10
 
 A, B, C = OPP115_10.labels[:3]
@@ -218,6 +219,44 @@ def test_bootstrap_with_one_document_has_no_spread():
     y_true, y_pred, _ = _corpus(n_documents=1)
     ci = bootstrap_by_document(y_true, y_pred, ["only"] * len(y_true), LABELS, n_resamples=20)["micro_f1"]
     assert ci["low"] == pytest.approx(ci["estimate"]) and ci["high"] == pytest.approx(ci["estimate"])
+
+
+def _translated(n_documents=8, per_document=5):
+    """The same segments in en, de (a worse copy of en's predictions) and fr (identical to en),
+    and es holding other documents."""
+    y_true, y_pred, documents = _corpus(n_documents=n_documents, per_document=per_document)
+    worse = y_pred.copy()
+    worse[::3] = 1 - worse[::3]
+    other = [f"other-{d}" for d in documents]
+    return (np.concatenate([y_true] * 4), np.concatenate([y_pred, worse, y_pred, y_pred]),
+            documents * 3 + other, ["en"] * len(documents) + ["de"] * len(documents)
+            + ["fr"] * len(documents) + ["es"] * len(documents))
+
+
+def test_gap_interval_is_paired_and_agrees_with_the_gap():
+    y_true, y_pred, documents, languages = _translated()
+    result = bootstrap_gap(y_true, y_pred, documents, languages, n_resamples=300, seed=3)
+    gaps = cross_lingual_gap(per_language(y_true, y_pred, languages, LABELS))
+    assert sorted(result["gaps"]) == ["de", "fr"]  # es holds other documents: not comparable
+    assert result["n_documents"] == 8 and result["reference"] == "en"
+    for key in ("micro_f1", "macro_f1"):
+        de = result["gaps"]["de"][key]
+        assert de["estimate"] == pytest.approx(gaps["de"][key]) and de["estimate"] < 0
+        assert de["low"] <= de["estimate"] <= de["high"] and de["low"] < de["high"]
+        # Identical predictions on the same draw: no gap in any replicate.
+        assert result["gaps"]["fr"][key] == {"estimate": 0.0, "low": 0.0, "high": 0.0}
+    assert bootstrap_gap(y_true, y_pred, documents, languages, n_resamples=300, seed=3) == result
+    assert json.loads(json.dumps(result)) == result
+
+
+def test_gap_interval_without_the_reference_language_is_empty():
+    y_true, y_pred, documents, languages = _translated()
+    without_english = ["xx" if lang == "en" else lang for lang in languages]
+    assert bootstrap_gap(y_true, y_pred, documents, without_english, n_resamples=10)["gaps"] == {}
+    with pytest.raises(ValueError, match="languages"):
+        bootstrap_gap(y_true, y_pred, documents, languages[1:])
+    with pytest.raises(ValueError, match="n_resamples"):
+        bootstrap_gap(y_true, y_pred, documents, languages, n_resamples=0)
 
 
 def test_bootstrap_input_errors():

@@ -138,6 +138,20 @@ def test_report_markdown_shows_languages_and_their_gap_to_english(segments, tmp_
     assert "### F1 per category and language" in text and "| Category | de | en | unknown |" in text
 
 
+def test_report_gives_the_gap_an_interval_when_languages_share_documents(tmp_path):
+    english = make_segments(n_documents=6)
+    english = [Segment(s.document_id, s.segment_index, s.text, "en", s.labels) for s in english]
+    german = [Segment(s.document_id, s.segment_index, f"Klausel {s.segment_index}", "de", s.labels) for s in english]
+    segments = english + german
+    report = build_report(segments, make_scores(segments), LABELS, n_bootstrap=200)
+    interval = report["bootstrap"]["cross_lingual_gap"]["gaps"]["de"]["macro_f1"]
+    assert interval["estimate"] == pytest.approx(report["cross_lingual_gap"]["de"]["macro_f1"])
+    write_report(report, tmp_path)
+    text = (tmp_path / "report.md").read_text()
+    assert "Macro-F1 − en, 95% interval" in text
+    assert markdown.point_interval(interval["low"], interval["high"]) in text
+
+
 def test_build_report_options(segments):
     unlabelled = [Segment(s.document_id, s.segment_index, s.text, None, s.labels) for s in segments]
     report = build_report(unlabelled, make_scores(segments), LABELS, n_bootstrap=0)
