@@ -1,4 +1,5 @@
-"""Users' own annotated paragraphs, as JSON Lines or CSV.
+"""Users' own annotated paragraphs, as JSON Lines or CSV, either possibly gzip-compressed
+(`.jsonl.gz`, `.csv.gz`).
 
 Fields: `text` (required), `labels` (category names or aliases; in CSV one cell separated by
 `;`), and optionally `document_id`, `segment_index`, `language` and `annotated` (the
@@ -8,14 +9,16 @@ its own document named after the file and line. Every error names the file and l
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 from pathlib import Path
-from typing import Any, Iterable
+from typing import IO, Any, Iterable
 
 from privacy_clauses.data.records import Segment
-from privacy_clauses.io import atomic_write
+from privacy_clauses.io import atomic_path
 
 SEPARATOR = ";"
+FORMATS = (".jsonl", ".json", ".csv")
 
 
 def _names(value: Any, field: str, where: str) -> list[str]:
@@ -54,7 +57,7 @@ def _segment(row: dict[str, Any], where: str, default_document: str) -> Segment:
 def read_jsonl(path: str | Path) -> list[Segment]:
     path = Path(path)
     segments = []
-    with open(path, encoding="utf-8") as f:
+    with _open(path, "r", _gzipped(path)) as f:
         for line_no, line in enumerate(f, start=1):
             if not line.strip():
                 continue
@@ -73,7 +76,7 @@ def read_jsonl(path: str | Path) -> list[Segment]:
 
 def read_csv(path: str | Path) -> list[Segment]:
     path = Path(path)
-    with open(path, encoding="utf-8", newline="") as f:
+    with _open(path, "r", _gzipped(path)) as f:
         reader = csv.DictReader(f)
         missing = [c for c in ("text", "labels") if c not in (reader.fieldnames or [])]
         if missing:
@@ -85,23 +88,44 @@ def read_csv(path: str | Path) -> list[Segment]:
     return segments
 
 
+def _format(path: Path) -> str:
+    """The table format of a file name, looking through a final .gz: ".jsonl", ".json" or ".csv"."""
+    suffixes = [suffix.lower() for suffix in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes.pop()
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix not in FORMATS:
+        raise ValueError(f"{path}: unknown format {suffix!r}; expected .jsonl or .csv, optionally gzipped (.gz)")
+    return suffix
+
+
+def _gzipped(path: Path) -> bool:
+    return path.suffix.lower() == ".gz"
+
+
+def _open(path: Path, mode: str, gzipped: bool) -> IO[str]:
+    """A text file, through gzip if asked (newline="" as the csv module wants)."""
+    if gzipped:
+        return gzip.open(path, mode + "t", encoding="utf-8", newline="")
+    return open(path, mode, encoding="utf-8", newline="")
+
+
 def read_annotated(path: str | Path) -> list[Segment]:
-    """Read a .jsonl or .csv file of annotated paragraphs."""
-    suffix = Path(path).suffix.lower()
-    if suffix in (".jsonl", ".json"):
-        return read_jsonl(path)
-    if suffix == ".csv":
-        return read_csv(path)
-    raise ValueError(f"{path}: unknown format {suffix!r}; expected .jsonl or .csv")
+    """Read a .jsonl or .csv file of annotated paragraphs (also .jsonl.gz, .csv.gz)."""
+    path = Path(path)
+    read = read_csv if _format(path) == ".csv" else read_jsonl
+    try:
+        return read(path)
+    except (gzip.BadGzipFile, EOFError) as err:
+        raise ValueError(f"{path}: not a readable gzip file ({err})") from None
 
 
 def write_annotated(segments: Iterable[Segment], path: str | Path) -> None:
-    """Write segments as .jsonl or .csv (format from the suffix), readable by `read_annotated`."""
+    """Write segments as .jsonl or .csv, gzipped when the name ends in .gz (format from the
+    suffix), readable by `read_annotated`."""
     path, segments = Path(path), list(segments)
-    suffix = path.suffix.lower()
-    if suffix not in (".jsonl", ".json", ".csv"):
-        raise ValueError(f"{path}: unknown format {suffix!r}; expected .jsonl or .csv")
-    with atomic_write(path, newline="") as f:
+    suffix = _format(path)
+    with atomic_path(path) as tmp, _open(tmp, "w", _gzipped(path)) as f:
         if suffix != ".csv":
             f.writelines(json.dumps(seg.to_dict(), ensure_ascii=False) + "\n" for seg in segments)
             return
