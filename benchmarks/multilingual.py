@@ -5,7 +5,7 @@ For each model (NAME=DIR) this scores, with the model's own thresholds:
 - MAPP's development part (the apps held out of MAPP training; German and English policies of the
   same apps): F1 of First Party Collection/Use and Third Party Sharing/Collection per language,
   their mean, and German minus English;
-- the translated OPP-115 validation set (`opp115-translated`: the same 90 segments in English and six
+- the translated OPP-115 validation set (`opp115-translated`: the same 290 segments in English and six
   translations, all ten categories): macro-F1 per language and each language minus English.
 
     python benchmarks/multilingual.py shipped=model/shipped mapp=runs/e5-small-policy-split-mapp/model \\
@@ -64,12 +64,15 @@ def row(name: str, reports: dict[str, dict]) -> list[str]:
     return cells + [points(worst)]
 
 
-def interval_row(name: str, reports: dict[str, dict]) -> list[str]:
-    """The translated-set macro-F1 gaps with their paired bootstrap intervals."""
+def interval_rows(name: str, reports: dict[str, dict]) -> list[list[str]]:
+    """The translated-set micro- and macro-F1 gaps with their paired bootstrap intervals."""
     intervals = reports["translated"]["bootstrap"]["cross_lingual_gap"]["gaps"]
-    return [name] + [f"{points(intervals[lang]['macro_f1']['estimate'])} "
-                     f"({point_interval(intervals[lang]['macro_f1']['low'], intervals[lang]['macro_f1']['high'])})"
-                     for lang in TRANSLATED_LANGUAGES[1:]]
+    rows = []
+    for key, title in (("micro_f1", "micro"), ("macro_f1", "macro")):
+        cells = [intervals[lang][key] for lang in TRANSLATED_LANGUAGES[1:]]
+        rows.append([name, title] + [f"{points(c['estimate'])} ({point_interval(c['low'], c['high'])})"
+                                     for c in cells])
+    return rows
 
 
 HEADER = (["Model", "EN test micro", "EN test macro", "MAPP en 1st", "MAPP en 3rd", "MAPP de 1st", "MAPP de 3rd",
@@ -82,7 +85,7 @@ def main() -> None:
     parser.add_argument("models", nargs="+", metavar="NAME=DIR", help="saved classifiers to compare")
     parser.add_argument("-o", "--output", type=Path, default=Path("runs/multilingual"))
     args = parser.parse_args()
-    rows, interval_rows = [], []
+    rows, gap_rows = [], []
     for item in args.models:
         name, sep, directory = item.partition("=")
         if not sep:
@@ -91,14 +94,14 @@ def main() -> None:
         classifier = ClauseClassifier.from_pretrained(directory)
         reports = evaluate(classifier, name, args.output)
         rows.append(row(name, reports))
-        interval_rows.append(interval_row(name, reports))
+        gap_rows += interval_rows(name, reports)
         print(f"  {name}: scored in {time.perf_counter() - start:.0f} s ({classifier.precision})", flush=True)
     text = ("F1 in %, gaps in points (each language minus English on the same content); MAPP: development "
             "apps, First Party Collection/Use and Third Party Sharing/Collection; Transl.: macro-F1 over "
             "the ten categories on the translated OPP-115 validation set.\n\n" + table(HEADER, rows)
-            + "\n\nTranslated set, macro-F1 minus English with its 95% paired bootstrap interval (documents "
-            "resampled, every language scored on the same draw):\n\n"
-            + table(["Model"] + list(TRANSLATED_LANGUAGES[1:]), interval_rows))
+            + "\n\nTranslated set, each language minus English with its 95% paired bootstrap interval "
+            "(documents resampled, every language scored on the same draw):\n\n"
+            + table(["Model", "F1"] + list(TRANSLATED_LANGUAGES[1:]), gap_rows, numeric_from=2))
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "comparison.md").write_text(text + "\n", encoding="utf-8")
     print(text)

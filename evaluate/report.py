@@ -191,12 +191,14 @@ def _render_languages(by_language: dict[str, Any], gaps: dict[str, Any],
         cells = [markdown.points(gap["micro_f1"]), markdown.points(gap["macro_f1"])] if gap else ["", ""]
         if intervals:
             ci = intervals.get(language)
-            cells.append(markdown.point_interval(ci["macro_f1"]["low"], ci["macro_f1"]["high"]) if ci else "")
+            cells += [markdown.point_interval(ci[key]["low"], ci[key]["high"]) if ci else ""
+                      for key in ("micro_f1", "macro_f1")]
         return cells
 
     gap_header = [f"Micro-F1 − {REFERENCE_LANGUAGE}", f"Macro-F1 − {REFERENCE_LANGUAGE}"] if gaps else []
     if intervals:
-        gap_header.append(f"Macro-F1 − {REFERENCE_LANGUAGE}, {level} interval")
+        gap_header += [f"Micro-F1 − {REFERENCE_LANGUAGE}, {level} interval",
+                       f"Macro-F1 − {REFERENCE_LANGUAGE}, {level} interval"]
     rows = [[language, m["n_samples"], markdown.percent(m["micro_f1"]), markdown.percent(m["macro_f1"]),
              markdown.percent(m["samples_f1"])] + gap_cells(language)
             for language, m in by_language.items()]

@@ -148,7 +148,7 @@ def test_report_gives_the_gap_an_interval_when_languages_share_documents(tmp_pat
     assert interval["estimate"] == pytest.approx(report["cross_lingual_gap"]["de"]["macro_f1"])
     write_report(report, tmp_path)
     text = (tmp_path / "report.md").read_text()
-    assert "Macro-F1 − en, 95% interval" in text
+    assert "Micro-F1 − en, 95% interval" in text and "Macro-F1 − en, 95% interval" in text
     assert markdown.point_interval(interval["low"], interval["high"]) in text
 
 
