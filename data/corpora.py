@@ -7,7 +7,7 @@ Sources:
   mapp             MAPP German/English, split by app into train/validation
   opp115-translated  OPP-115 segments in English and six human translations (ships with the
                    package): "train", 552 segments of the policy split's train part, and
-                   "validation", 90 of its validation part; see data/translated/README.md
+                   "validation", all 290 of its validation part; see data/translated/README.md
   files            the user's own JSONL/CSV files, one per split
 """
 from __future__ import annotations

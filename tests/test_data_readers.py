@@ -105,7 +105,7 @@ def test_mapp_languages_option_keeps_the_app_split(mapp_root):
         assert segments == [s for s in both[part] if s.language == "en"]
 
 
-@pytest.mark.parametrize("part, n_segments", [("train", 552), ("validation", 90)])
+@pytest.mark.parametrize("part, n_segments", [("train", 552), ("validation", 290)])
 def test_translated_set_ships_with_the_package(part, n_segments):
     """The same segments, with the same labels and line structure, in English and six translations."""
     segments = load_splits(DataConfig(source="opp115-translated"))[part]
@@ -132,7 +132,7 @@ def test_translated_parts_come_from_different_policies():
         assert {s.document_id for s in segments} <= set(split[part]), part
 
 
-@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".jsonl.gz", ".csv.gz"])
 def test_user_files_round_trip(tmp_path, suffix):
     segments = [Segment("doc", 0, "We sell nothing.", "en", {THIRD_PARTY}),
                 Segment("doc", 1, "Wir speichern nichts.", "de", {FIRST_PARTY}, {FIRST_PARTY, THIRD_PARTY})]
@@ -212,6 +212,12 @@ def test_user_file_errors_name_file_and_line(tmp_path):
     csv_path.write_text("text,labels\nfine,Data Retention\nbad,Nonsense\n")
     with pytest.raises(ValueError, match=r"mine.csv:3: unknown category 'Nonsense'"):
         read_annotated(csv_path)
+    gz_path = tmp_path / "mine.jsonl.gz"
+    gz_path.write_bytes(b"not gzip at all")
+    with pytest.raises(ValueError, match=r"mine.jsonl.gz: not a readable gzip file"):
+        read_annotated(gz_path)
+    with pytest.raises(ValueError, match=r"mine.txt.gz: unknown format '.txt'"):
+        read_annotated(tmp_path / "mine.txt.gz")
 
 
 def test_label_matrix_follows_view_order():
