@@ -6,7 +6,7 @@ Sources:
   opp115-majority  the Majority benchmark CSVs (random segment-level split, 12 labels)
   mapp             MAPP German/English, split by app into train/validation
   opp115-translated  OPP-115 segments in English and six human translations (ships with the
-                   package): "train", 552 segments of the policy split's train part, and
+                   package): "train", 1,452 segments of the policy split's train part, and
                    "validation", all 290 of its validation part; see data/translated/README.md
   files            the user's own JSONL/CSV files, one per split
 """
@@ -37,7 +37,7 @@ DEFAULT_PATHS = {
 DEFAULT_SPLIT_FILE = Path(__file__).parent / "splits" / "opp115_policy_split.json"
 # Small enough to ship: OPP-115 segments translated by hand, one file per part of the policy split.
 TRANSLATED_DIR = Path(__file__).parent / "translated"
-TRANSLATED_FILES = {"train": "opp115_train_translated.jsonl", "validation": "opp115_validation_translated.jsonl"}
+TRANSLATED_FILES = {"train": "opp115_train_translated.jsonl.gz", "validation": "opp115_validation_translated.jsonl"}
 
 
 @dataclass
