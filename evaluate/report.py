@@ -178,10 +178,10 @@ def _render_single(report: dict[str, Any]) -> str:
 
 
 def _render_languages(by_language: dict[str, Any], gaps: dict[str, Any],
-                      gap_intervals: dict[str, Any] | None = None) -> list[str]:
+                      gap_intervals: dict[str, Any] | None) -> list[str]:
     """The per-language averages, their gap to English (with its paired bootstrap interval when
     there is one), and F1 per category and language."""
-    intervals = gap_intervals["gaps"] if gap_intervals and gap_intervals["gaps"] else {}
+    intervals = (gap_intervals or {}).get("gaps") or {}
     level = f"{100 * gap_intervals['confidence']:g}%" if intervals else ""
 
     def gap_cells(language: str) -> list[str]:

@@ -127,9 +127,8 @@ def bootstrap_gap(y_true: Any, y_pred: Any, document_ids: Sequence[str], languag
     if len(languages) != y_true.shape[0] or len(document_ids) != y_true.shape[0]:
         raise ValueError(f"{len(languages)} languages and {len(document_ids)} document ids "
                          f"for {y_true.shape[0]} segments")
-    rows: dict[str, np.ndarray] = {}
-    for language in sorted({str(language) for language in languages if language is not None}):
-        rows[language] = np.flatnonzero([str(lang) == language for lang in languages])
+    rows = {language: np.flatnonzero([lang == language for lang in languages])
+            for language in sorted({lang for lang in languages if lang is not None})}
 
     def counts(language: str) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
         r = rows[language]
