@@ -6,7 +6,7 @@ Sources:
   opp115-majority  the Majority benchmark CSVs (random segment-level split, 12 labels)
   mapp             MAPP German/English, split by app into train/validation
   opp115-translated  OPP-115 segments in English and six human translations (ships with the
-                   package): "train", 1,452 segments of the policy split's train part, and
+                   package): "train", all 2,608 segments of the policy split's train part, and
                    "validation", all 290 of its validation part; see data/translated/README.md
   files            the user's own JSONL/CSV files, one per split
 """

@@ -27,7 +27,7 @@ def test_data_stats_and_export(opp115_root, split_file, tmp_path, capsys):
 def test_data_stats_of_chosen_languages_of_the_translated_set(capsys):
     assert main(["data", "stats", "--source", "opp115-translated", "--languages", "de", "en"]) == 0
     out = capsys.readouterr().out
-    assert "language: de | 1452 | 290 |" in out and "language: en | 1452 | 290 |" in out and "language: fr" not in out
+    assert "language: de | 2608 | 290 |" in out and "language: en | 2608 | 290 |" in out and "language: fr" not in out
 
 
 def test_data_errors_are_one_line_with_exit_status_2(tmp_path, capsys):

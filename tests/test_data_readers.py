@@ -105,7 +105,7 @@ def test_mapp_languages_option_keeps_the_app_split(mapp_root):
         assert segments == [s for s in both[part] if s.language == "en"]
 
 
-@pytest.mark.parametrize("part, n_segments", [("train", 1452), ("validation", 290)])
+@pytest.mark.parametrize("part, n_segments", [("train", 2608), ("validation", 290)])
 def test_translated_set_ships_with_the_package(part, n_segments):
     """The same segments, with the same labels and line structure, in English and six translations."""
     segments = load_splits(DataConfig(source="opp115-translated"))[part]
