@@ -4,6 +4,13 @@ Segment id k (counted from 1) is the k-th non-empty line of `<Language>_sanitize
 <policy>.txt`; `<Language>_consolidation/<policy>.csv` lists the categories per segment as a
 Python-literal list. MAPP annotates first- and third-party practices only, so every segment
 says that just those two categories were annotated: the others are unknown, not negative.
+
+Some policies are pages that carry the policy in several languages (one German policy also holds
+its English, French, Spanish, Dutch, Finnish, Norwegian, Swedish and Danish versions). The
+annotators labelled the part in the corpus's language only: the other parts carry no label at
+all. Read as negatives they would teach a multilingual model that a practice in French is no
+practice, and penalise it in evaluation for finding one, so segments identified (py3langid, as
+for documents) as another language are left out.
 """
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ import hashlib
 from pathlib import Path
 
 from privacy_clauses.data.records import Segment
+from privacy_clauses.data.segmenter import detect_languages
 from privacy_clauses.labels import FIRST_PARTY, THIRD_PARTY, canonical
 
 LANGUAGES = {"de": "German", "en": "English"}
@@ -34,7 +42,7 @@ def _categories(cell: str, where: str) -> frozenset[str]:
 
 
 def read_mapp_policy(text_path: Path, csv_path: Path, language: str) -> list[Segment]:
-    """The segments of one MAPP policy with their (partial) labels."""
+    """The segments of one MAPP policy in its language, with their (partial) labels."""
     lines = [line.strip() for line in text_path.read_text(encoding="utf-8").splitlines() if line.strip()]
     labels: dict[int, frozenset[str]] = {}
     with open(csv_path, encoding="utf-8", newline="") as f:
@@ -56,7 +64,9 @@ def read_mapp_policy(text_path: Path, csv_path: Path, language: str) -> list[Seg
                                  f"found {sorted(found - ANNOTATED)}")
             labels[k] = labels.get(k, frozenset()) | found
     document_id = f"mapp-{language}/{text_path.stem}"
-    return [Segment(document_id, k, lines[k - 1], language, labels[k], ANNOTATED) for k in sorted(labels)]
+    segments = [Segment(document_id, k, lines[k - 1], language, labels[k], ANNOTATED) for k in sorted(labels)]
+    detected = detect_languages([s.text for s in segments])
+    return [s for s, found in zip(segments, detected) if found in (None, language)]
 
 
 def read_mapp(root: str | Path, languages: tuple[str, ...] = ("de", "en")) -> list[Segment]:

@@ -97,6 +97,18 @@ def test_mapp_reader_uses_kth_non_empty_line_and_marks_partial_labels(mapp_root)
     assert sides["mapp-de/7_com.example"] == sides["mapp-en/7_com.example"]  # one app, one side
 
 
+def test_mapp_reader_leaves_out_unannotated_parts_in_other_languages(mapp_root):
+    """A German policy page that also carries its French version: only the German was annotated."""
+    text = mapp_root / "German_sanitized_policies" / "7_com.example.txt"
+    french = "Nous collectons votre adresse e-mail et la partageons avec nos partenaires publicitaires."
+    text.write_text(text.read_text(encoding="utf-8") + french + "\n", encoding="utf-8")
+    with open(mapp_root / "German_consolidation" / "7_com.example.csv", "a", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerow([7, 4, "[]", "[]", "[]", "TRAIN", "http://x", True])
+    german = [s for s in read_mapp(mapp_root, ("de",))]
+    assert [s.segment_index for s in german] == [1, 2, 3]
+    assert all(french not in s.text for s in german)
+
+
 def test_mapp_languages_option_keeps_the_app_split(mapp_root):
     both = load_splits(DataConfig(source="mapp", path=str(mapp_root)))
     english = load_splits(DataConfig(source="mapp", path=str(mapp_root), languages=["en"]))
