@@ -39,7 +39,7 @@ def main() -> None:
     languages = np.array([s.language for s in segments])
     apps = np.array([policy_key(s.document_id) for s in segments])
     rows_of = {app: np.flatnonzero(apps == app) for app in sorted(set(apps))}
-    names = sorted(rows_of)
+    names = list(rows_of)
     for item in args.models:
         name, sep, directory = item.partition("=")
         if not sep:

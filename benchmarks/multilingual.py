@@ -83,7 +83,8 @@ def interval_rows(name: str, reports: dict[str, dict]) -> list[list[str]]:
 
 
 HEADER = (["Model", "EN test micro", "EN test macro", "MAPP en 1st", "MAPP en 3rd", "MAPP de 1st", "MAPP de 3rd",
-           "MAPP de − en", "MAPP de − de→en", "Transl. en"] + [f"Transl. {lang} (− en)" for lang in TRANSLATED_LANGUAGES[1:]]
+           "MAPP de − en", "MAPP de − de→en", "Transl. en"]
+          + [f"Transl. {lang} (− en)" for lang in TRANSLATED_LANGUAGES[1:]]
           + ["Worst transl. gap"])
 
 
@@ -107,7 +108,8 @@ def main() -> None:
             "Sharing/Collection; MAPP de − en: their mean F1 on the German policies minus the English "
             "policies of the same apps (different texts); MAPP de − de→en: the German policies minus "
             "their English translation (same content). Transl.: macro-F1 over the ten categories on the "
-            "translated OPP-115 validation set, each language minus English on the same segments.\n\n" + table(HEADER, rows)
+            "translated OPP-115 validation set, each language minus English on the same segments.\n\n"
+            + table(HEADER, rows)
             + "\n\nTranslated set, each language minus English with its 95% paired bootstrap interval "
             "(documents resampled, every language scored on the same draw):\n\n"
             + table(["Model", "F1"] + list(TRANSLATED_LANGUAGES[1:]), gap_rows, numeric_from=2))

@@ -104,7 +104,7 @@ def test_mapp_reader_leaves_out_unannotated_parts_in_other_languages(mapp_root):
     text.write_text(text.read_text(encoding="utf-8") + french + "\n", encoding="utf-8")
     with open(mapp_root / "German_consolidation" / "7_com.example.csv", "a", newline="", encoding="utf-8") as f:
         csv.writer(f).writerow([7, 4, "[]", "[]", "[]", "TRAIN", "http://x", True])
-    german = [s for s in read_mapp(mapp_root, ("de",))]
+    german = read_mapp(mapp_root, ("de",))
     assert [s.segment_index for s in german] == [1, 2, 3]
     assert all(french not in s.text for s in german)
 
