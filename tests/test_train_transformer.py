@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 from tiny_models import tiny_segments, tiny_train_config, write_tiny_base
 
 import privacy_clauses.train.transformer as transformer
@@ -46,6 +47,8 @@ def test_settings_defaults_and_validation() -> None:
         TrainingSettings.from_dict({"learning_rate": "1e-4"})
     with pytest.raises(ValueError, match="training.bf16"):
         TrainingSettings.from_dict({"bf16": "yes"})
+    with pytest.raises(ValueError, match="training.average_epochs: expected a positive integer"):
+        TrainingSettings.from_dict({"average_epochs": 0})
     with pytest.raises(ValueError, match="model.train_top_layers"):
         ModelSettings.from_dict({"train_top_layers": 0})
     with pytest.raises(ValueError, match="model.stride"):
@@ -180,6 +183,7 @@ def test_train_end_to_end(tmp_path: Path, base: Path) -> None:
     epochs = [r for r in records if r["event"] == "epoch"]
     assert [r["epoch"] for r in epochs] == [1, 2]
     assert {"step", "train_loss", "validation_macro_f1", "validation_micro_f1", "seconds"} <= set(epochs[0])
+    assert epochs[0]["validation_thresholds"] == "tuned"  # epochs compared as the saved model is used
     assert records[-1]["event"] == "validation"
     assert (out / "checkpoint" / "state.pt").is_file() and (out / "predictions-validation.jsonl").is_file()
 
@@ -217,7 +221,7 @@ def test_cached_and_uncached_training_agree(tmp_path: Path, base: Path) -> None:
 
 def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path: Path, base: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    training = {"epochs": 3, "patience": 3}
+    training = {"epochs": 3, "patience": 3, "average_epochs": 2}  # the epochs kept for averaging resume too
     uninterrupted = fit(tmp_path, base, "whole", training=training).model.state_dict()
 
     original = transformer.save_checkpoint
@@ -236,6 +240,19 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path: Path, 
         torch.testing.assert_close(resumed[name], uninterrupted[name], rtol=0, atol=0)
     log = (tmp_path / "interrupted" / "run" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in log] == [1, 2, 3]
+
+
+def test_average_epochs_returns_the_mean_of_the_last_epochs(tmp_path: Path, base: Path) -> None:
+    model = fit(tmp_path, base, "averaged", training={"epochs": 3, "patience": 3, "average_epochs": 2}).model
+    checkpoint = tmp_path / "averaged" / "run" / "checkpoint"
+    recent = load_file(str(checkpoint / "recent.safetensors"))
+    last = load_file(str(checkpoint / "last.safetensors"))
+    assert set(recent) == {f"{i}.{name}" for i in (0, 1) for name in last}  # two epochs kept, not three
+    state = model.state_dict()
+    for name in last:
+        torch.testing.assert_close(recent[f"1.{name}"], last[name], rtol=0, atol=0)
+        torch.testing.assert_close(state[name], (recent[f"0.{name}"] + recent[f"1.{name}"]) / 2)
+    assert not all(torch.equal(state[name], last[name]) for name in last)  # not merely the last epoch
 
 
 def test_resume_needs_a_checkpoint_of_the_same_config(tmp_path: Path, base: Path) -> None:

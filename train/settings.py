@@ -45,7 +45,9 @@ class ModelSettings:
 
 @dataclass(frozen=True)
 class TrainingSettings:
-    """`training:` of a transformer config; `max_steps` caps optimizer steps (for smoke tests)."""
+    """`training:` of a transformer config; `max_steps` caps optimizer steps (for smoke tests);
+    `average_epochs`: above 1, the model returned is the mean of the last that many epochs' weights
+    rather than the best epoch's (early stopping still decides when training ends)."""
 
     epochs: int = 8
     batch_size: int = 16
@@ -57,9 +59,10 @@ class TrainingSettings:
     max_steps: int | None = None
     cache_frozen: bool = True
     bf16: bool | str = "auto"
+    average_epochs: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "patience"):
+        for name in ("epochs", "batch_size", "patience", "average_epochs"):
             if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
                 _fail(f"training.{name}", "a positive integer", getattr(self, name))
         if not _is_real(self.learning_rate) or self.learning_rate <= 0:
