@@ -59,7 +59,7 @@ def test_settings_defaults_and_validation() -> None:
 
 def test_shipped_configs_validate() -> None:
     names = sorted(p.stem for p in CONFIG_DIR.glob("e5-small-*.yaml"))
-    assert "e5-small-policy-split-translated" in names  # the shipped model's recipe
+    assert "e5-small-policy-split-multilingual" in names  # the shipped model's recipe
     for name in names:
         config = load_config(name)
         model = ModelSettings.from_dict(config.model)
