@@ -17,9 +17,13 @@ def percent(value: float | None, std: float | None = None) -> str:
     return text if std is None else f"{text} ± {100 * std:.1f}"
 
 
-def points(difference: float | None) -> str:
-    """A difference of fractions in percentage points with a sign, "+1.2" or "-3.0"; "–" for none."""
-    return MISSING if difference is None else f"{100 * difference:+.1f}"
+def points(difference: float | None, std: float | None = None) -> str:
+    """A difference of fractions in percentage points with a sign, "+1.2", "-3.0" or "-3.0 ± 0.8";
+    "–" for none."""
+    if difference is None:
+        return MISSING
+    text = f"{100 * difference:+.1f}"
+    return text if std is None else f"{text} ± {100 * std:.1f}"
 
 
 def interval(low: float, high: float) -> str:

@@ -21,7 +21,7 @@ from privacy_clauses.evaluate.checks import as_scores, as_thresholds
 from privacy_clauses.evaluate.metrics import (UNKNOWN_LANGUAGE, binarize, classification_metrics,
                                               cross_lingual_gap, per_language)
 from privacy_clauses.evaluate.predictions import Predictions, canonical_labels
-from privacy_clauses.evaluate.uncertainty import aggregate_runs, bootstrap_by_document, bootstrap_gap
+from privacy_clauses.evaluate.uncertainty import aggregate_gaps, aggregate_runs, bootstrap_by_document, bootstrap_gap
 from privacy_clauses.labels import LabelView
 
 REPORT_KINDS = ("report", "runs")
@@ -135,6 +135,8 @@ def build_runs_report(runs: Sequence[Predictions], run_names: Sequence[str], nam
         "per_language": None if languages is None else {
             language: aggregate_runs([r["per_language"][language] for r in reports])
             for language in languages},
+        "cross_lingual_gap": aggregate_gaps([r["cross_lingual_gap"] for r in reports])
+        if reports[0]["cross_lingual_gap"] else None,
     }
 
 
@@ -248,10 +250,18 @@ def _render_runs(report: dict[str, Any]) -> str:
              "## Averages", markdown.table(["Metric", "Value"], averages),
              "## Runs", markdown.table(["Run", "Thresholds", "Micro-F1", "Macro-F1"], runs, numeric_from=2)]
     if report["per_language"] is not None:
+        gaps = report.get("cross_lingual_gap") or {}
+        gap_header = [f"Micro-F1 − {REFERENCE_LANGUAGE}", f"Macro-F1 − {REFERENCE_LANGUAGE}"] if gaps else []
         rows = [[language] + [markdown.percent(m["metrics"][key]["mean"], m["metrics"][key]["std"])
                               for key in ("micro_f1", "macro_f1", "samples_f1")]
+                + ([markdown.points(gaps[language][key]["mean"], gaps[language][key]["std"])
+                    if language in gaps else "" for key in ("micro_f1", "macro_f1")] if gaps else [])
                 for language, m in report["per_language"].items()]
-        parts += ["## Per language", markdown.table(["Language", "Micro-F1", "Macro-F1", "Samples-F1"], rows)]
+        parts += ["## Per language",
+                  markdown.table(["Language", "Micro-F1", "Macro-F1", "Samples-F1"] + gap_header, rows)]
+        if gaps:
+            parts.append(f"Gaps are in F1 points, each language minus {REFERENCE_LANGUAGE}, computed per run "
+                         "and then averaged (± their standard deviation across runs).")
     return "\n\n".join(parts) + "\n"
 
 

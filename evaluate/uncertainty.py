@@ -1,7 +1,7 @@
 """How much to trust a number: spread across training runs and bootstrap intervals over documents.
 
-Two sources of uncertainty are reported separately. `aggregate_runs` measures how much a
-result moves with the training seed. `bootstrap_by_document` measures how much it would move
+Two sources of uncertainty are reported separately. `aggregate_runs` (and `aggregate_gaps` for
+the gaps between languages) measures how much a result moves with the training seed. `bootstrap_by_document` measures how much it would move
 with another sample of test policies; it resamples whole documents, because the segments of
 one policy share wording and annotators and are not independent draws. `bootstrap_gap` does the
 same for the gap between two languages holding the same content, drawing the same documents
@@ -49,6 +49,24 @@ def aggregate_runs(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {"n_runs": len(runs), "labels": list(labels),
             "metrics": {key: _mean_std([run[key] for run in runs]) for key in SCALAR_METRICS},
             "per_category_f1": per_category}
+
+
+def aggregate_gaps(runs: Sequence[dict[str, dict[str, Any]]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Mean and standard deviation across runs of each language's micro- and macro-F1 gap.
+
+    `runs` are `cross_lingual_gap` results, one per run on the same segments. A language's gap is
+    averaged over runs, not computed from the runs' averaged F1, so its spread is the seed's effect
+    on the gap itself.
+    """
+    runs = list(runs)
+    if not runs:
+        raise ValueError("aggregate_gaps needs at least one run")
+    languages = list(runs[0])
+    for i, run in enumerate(runs[1:], start=2):
+        if list(run) != languages:
+            raise ValueError(f"run {i} has gaps for {list(run)}, run 1 for {languages}")
+    return {language: {key: _mean_std([run[language][key] for run in runs]) for key in ("micro_f1", "macro_f1")}
+            for language in languages}
 
 
 def document_counts(y_true: Any, y_pred: Any, document_ids: Sequence[str],

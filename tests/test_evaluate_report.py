@@ -192,6 +192,7 @@ def test_percent_formatting():
     assert markdown.percent(0.872) == "87.2"
     assert markdown.percent(None) == "–"
     assert markdown.interval(0.80312, 0.84) == "80.3–84.0"
+    assert markdown.points(-0.0312) == "-3.1" and markdown.points(-0.0312, 0.008) == "-3.1 ± 0.8"
 
 
 def test_runs_report(tmp_path, segments):
@@ -204,10 +205,16 @@ def test_runs_report(tmp_path, segments):
     assert report["metrics"]["metrics"]["micro_f1"] == pytest.approx(
         {"mean": np.mean(micro), "std": np.std(micro, ddof=1)})
     assert [run["micro_f1"] for run in report["runs"]] == micro
+    german_gaps = [build_report(r.segments, r.scores, r.label_names, n_bootstrap=0)["cross_lingual_gap"]["de"]
+                   for r in runs]
+    german = report["cross_lingual_gap"]["de"]["macro_f1"]
+    assert german == pytest.approx({"mean": np.mean([g["macro_f1"] for g in german_gaps]),
+                                    "std": np.std([g["macro_f1"] for g in german_gaps], ddof=1)})
     write_report(report, tmp_path / "out")
     text = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     spread = report["metrics"]["metrics"]["macro_f1"]
     assert f"| Macro-F1 | {markdown.percent(spread['mean'], spread['std'])} |" in text
+    assert "Macro-F1 − en" in text and markdown.points(german["mean"], german["std"]) in text
     assert " ± " in text and all(f"| {label} |" in text for label in LABELS)
     assert (tmp_path / "out" / "f1.png").read_bytes().startswith(PNG_SIGNATURE)
 
