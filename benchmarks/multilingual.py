@@ -14,8 +14,11 @@ For each model (NAME=DIR) this scores, with the model's own thresholds:
     python benchmarks/multilingual.py shipped=model/shipped mapp=runs/e5-small-policy-split-mapp/model \\
         [-o runs/multilingual]
 
-Each model's full reports (report.md per data set, with per-category and per-language tables) go
-under the output folder, and the comparison table is printed and saved as comparison.md.
+Each model's full reports (report.md per data set, with per-category and per-language tables) and
+its predictions go under the output folder, and the comparison table is printed and saved as
+comparison.md. Seeds of one recipe are combined from the predictions, as mean ± std per language
+and per gap: `privacy-clauses evaluate --predictions OUT/s0/translated/predictions.jsonl
+OUT/s1/translated/predictions.jsonl ... -o OUT/seeds-translated`.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from pathlib import Path
 
 from privacy_clauses.data.corpora import DataConfig, load_splits
 from privacy_clauses.evaluate.markdown import percent, point_interval, points, table
+from privacy_clauses.evaluate.predictions import write_predictions
 from privacy_clauses.evaluate.report import build_report, write_report
 from privacy_clauses.labels import FIRST_PARTY, THIRD_PARTY
 from privacy_clauses.model.classifier import ClauseClassifier
@@ -49,6 +53,8 @@ def evaluate(classifier: ClauseClassifier, name: str, out: Path) -> dict[str, di
         report = build_report(segments, scores, classifier.labels, classifier.thresholds,
                               name=f"{name} on {data_name}", n_bootstrap=1000)
         write_report(report, out / name / data_name)
+        write_predictions(out / name / data_name / "predictions.jsonl", segments, scores, classifier.labels,
+                          classifier.thresholds)
         reports[data_name] = report
     return reports
 
