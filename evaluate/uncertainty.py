@@ -1,9 +1,10 @@
 """How much to trust a number: spread across training runs and bootstrap intervals over documents.
 
 Two sources of uncertainty are reported separately. `aggregate_runs` (and `aggregate_gaps` for
-the gaps between languages) measures how much a result moves with the training seed. `bootstrap_by_document` measures how much it would move
-with another sample of test policies; it resamples whole documents, because the segments of
-one policy share wording and annotators and are not independent draws. `bootstrap_gap` does the
+the gaps between languages) measures how much a result moves with the training seed.
+`bootstrap_by_document` measures how much it would move with another sample of test policies; it
+resamples whole documents, because the segments of one policy share wording and annotators and are
+not independent draws. `bootstrap_gap` does the
 same for the gap between two languages holding the same content, drawing the same documents
 for both.
 """
