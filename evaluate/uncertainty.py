@@ -4,9 +4,8 @@ Two sources of uncertainty are reported separately. `aggregate_runs` (and `aggre
 the gaps between languages) measures how much a result moves with the training seed.
 `bootstrap_by_document` measures how much it would move with another sample of test policies; it
 resamples whole documents, because the segments of one policy share wording and annotators and are
-not independent draws. `bootstrap_gap` does the
-same for the gap between two languages holding the same content, drawing the same documents
-for both.
+not independent draws. `bootstrap_gap` does the same for the gap between two languages holding
+the same content, drawing the same documents for both.
 """
 from __future__ import annotations
 
