@@ -140,10 +140,10 @@ def build_runs_report(runs: Sequence[Predictions], run_names: Sequence[str], nam
     }
 
 
-def _threshold_note(thresholds: dict[str, float]) -> str:
+def _threshold_note(thresholds: dict[str, float], where: str = "see table") -> str:
     values = set(thresholds.values())
     return f"threshold {values.pop():g} for every category" if len(values) == 1 \
-        else "per-category thresholds (see table)"
+        else f"per-category thresholds ({where})"
 
 
 def _counts_line(report: dict[str, Any]) -> str:
@@ -241,7 +241,7 @@ def _render_runs(report: dict[str, Any]) -> str:
             for label, v in aggregate["per_category_f1"].items()]
     averages = [[title, markdown.percent(aggregate["metrics"][key]["mean"], aggregate["metrics"][key]["std"])]
                 for key, title in METRIC_NAMES.items()]
-    runs = [[run["name"], _threshold_note(run["thresholds"]), markdown.percent(run["micro_f1"]),
+    runs = [[run["name"], _threshold_note(run["thresholds"], "in report.json"), markdown.percent(run["micro_f1"]),
              markdown.percent(run["macro_f1"])] for run in report["runs"]]
     parts = [f"# {report['name']}",
              f"Mean ± standard deviation over {report['n_runs']} runs. {_counts_line(report)} "
