@@ -27,6 +27,7 @@ from privacy_clauses.labels import LabelView
 REPORT_KINDS = ("report", "runs")
 # Cross-lingual gaps are measured against English, the language of OPP-115.
 REFERENCE_LANGUAGE = "en"
+GAP_HEADER = [f"Micro-F1 − {REFERENCE_LANGUAGE}", f"Macro-F1 − {REFERENCE_LANGUAGE}"]
 AVERAGE_ROWS = (("Micro", "micro"), ("Macro", "macro"), ("Weighted", "weighted"), ("Samples", "samples"))
 METRIC_NAMES = {"micro_f1": "Micro-F1", "micro_precision": "Micro-precision",
                 "micro_recall": "Micro-recall", "macro_f1": "Macro-F1",
@@ -197,7 +198,7 @@ def _render_languages(by_language: dict[str, Any], gaps: dict[str, Any],
                       for key in ("micro_f1", "macro_f1")]
         return cells
 
-    gap_header = [f"Micro-F1 − {REFERENCE_LANGUAGE}", f"Macro-F1 − {REFERENCE_LANGUAGE}"] if gaps else []
+    gap_header = list(GAP_HEADER) if gaps else []
     if intervals:
         gap_header += [f"Micro-F1 − {REFERENCE_LANGUAGE}, {level} interval",
                        f"Macro-F1 − {REFERENCE_LANGUAGE}, {level} interval"]
@@ -251,7 +252,7 @@ def _render_runs(report: dict[str, Any]) -> str:
              "## Runs", markdown.table(["Run", "Thresholds", "Micro-F1", "Macro-F1"], runs, numeric_from=2)]
     if report["per_language"] is not None:
         gaps = report.get("cross_lingual_gap") or {}
-        gap_header = [f"Micro-F1 − {REFERENCE_LANGUAGE}", f"Macro-F1 − {REFERENCE_LANGUAGE}"] if gaps else []
+        gap_header = list(GAP_HEADER) if gaps else []
         rows = [[language] + [markdown.percent(m["metrics"][key]["mean"], m["metrics"][key]["std"])
                               for key in ("micro_f1", "macro_f1", "samples_f1")]
                 + ([markdown.points(gaps[language][key]["mean"], gaps[language][key]["std"])
