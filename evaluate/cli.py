@@ -52,6 +52,12 @@ def _evaluate_parser(prog: str) -> argparse.ArgumentParser:
                                  "predictions file (those the model was run with), else 0.5")
     thresholds.add_argument("--thresholds-file", metavar="F.json",
                             help='JSON object {"category": threshold, ...} naming every category')
+    thresholds.add_argument("--cross-fit", type=int, default=0, metavar="K",
+                            help="score every document at thresholds tuned on other documents only: K "
+                                 "folds by document, each at per-category thresholds tuned on the other "
+                                 "folds' English segments (all of them if none is English). For data "
+                                 "that overlaps the model's threshold-tuning set, e.g. the translated "
+                                 "OPP-115 validation set, whose English part is that set")
     parser.add_argument("--bootstrap", type=int, default=1000, metavar="N",
                         help="bootstrap resamples of documents for confidence intervals, 0 for none "
                              "(single predictions file only; several files report the spread "
@@ -138,11 +144,12 @@ def _evaluate(args: argparse.Namespace) -> int:
         predictions = runs[0][1]
         thresholds = effective_thresholds(predictions, _threshold_override(args, predictions.label_names))
         report = build_report(predictions.segments, predictions.scores, predictions.label_names,
-                              thresholds, name, n_bootstrap=args.bootstrap, seed=args.seed)
+                              thresholds, name, n_bootstrap=args.bootstrap, seed=args.seed,
+                              cross_fit_folds=args.cross_fit)
         micro, macro = report["metrics"]["micro_f1"], report["metrics"]["macro_f1"]
     else:
         override = _threshold_override(args, runs[0][1].label_names)
-        report = build_runs_report([p for _, p in runs], run_names, name, override)
+        report = build_runs_report([p for _, p in runs], run_names, name, override, args.cross_fit)
         micro, macro = (report["metrics"]["metrics"][k]["mean"] for k in ("micro_f1", "macro_f1"))
     paths = write_report(report, args.output)
     print(f"{name}: micro-F1 {100 * micro:.1f}, macro-F1 {100 * macro:.1f}; wrote "

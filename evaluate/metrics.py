@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 from sklearn.metrics import precision_recall_fscore_support
+from sklearn.model_selection import GroupKFold
 
 from privacy_clauses.evaluate.checks import (as_binary, as_label_names, as_mask, as_scores,
                                              as_thresholds)
@@ -160,3 +161,39 @@ def tune_thresholds(y_true: Any, scores: Any, mask: Any = None,
         # Equal count ratios divide to the same float, so exact ties compare equal.
         thresholds[j] = grid[np.argmax(f1_from_counts(tp, fp, fn))]
     return thresholds
+
+
+def cross_fit_predictions(y_true: Any, scores: Any, documents: Sequence[str], n_folds: int,
+                          tune_rows: Any = None, mask: Any = None,
+                          grid: Sequence[float] = DEFAULT_GRID) -> tuple[np.ndarray, np.ndarray]:
+    """0/1 predictions in which no segment is scored at thresholds tuned on its own document.
+
+    Why: a data set that overlaps the one thresholds were tuned on flatters the overlapping part.
+    The translated OPP-115 validation set is the case in point: its English segments are the
+    validation set the model's thresholds were tuned on, its translations are not, so English is
+    scored in-sample and every gap to it is too wide. Here the documents are split into `n_folds`
+    folds (scikit-learn's GroupKFold, so all segments of a document, translations included, fall
+    in one fold) and each fold is binarized at thresholds that `tune_thresholds` fits on the other
+    folds' segments, only those in `tune_rows` (a boolean per segment; None for all); where those
+    hold no positive of a category, it keeps 0.5, as in `tune_thresholds`. Returns the predictions
+    and the thresholds, one row per fold.
+    """
+    y_true = as_binary("y_true", y_true)
+    scores = as_scores(scores, y_true.shape)
+    mask = as_mask(mask, y_true.shape)
+    groups = np.asarray(documents)
+    tune_rows = np.ones(len(y_true), bool) if tune_rows is None else np.asarray(tune_rows, bool)
+    if groups.shape != (len(y_true),) or tune_rows.shape != (len(y_true),):
+        raise ValueError(f"documents and tune_rows need one entry per segment ({len(y_true)})")
+    n_documents = len(set(groups.tolist()))
+    if isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)) or not 2 <= n_folds <= n_documents:
+        raise ValueError(f"cross-fitting needs from 2 folds to one per document ({n_documents}), "
+                         f"got {n_folds!r}")
+    y_pred = np.zeros_like(y_true)
+    fold_thresholds = []
+    for train, held_out in GroupKFold(n_splits=n_folds).split(scores, groups=groups):
+        tune = train[tune_rows[train]]
+        thresholds = tune_thresholds(y_true[tune], scores[tune], mask[tune], grid)
+        y_pred[held_out] = binarize(scores[held_out], thresholds)
+        fold_thresholds.append(thresholds)
+    return y_pred, np.array(fold_thresholds)

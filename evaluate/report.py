@@ -19,12 +19,14 @@ from privacy_clauses.data.records import Segment, label_matrix
 from privacy_clauses.evaluate import markdown, plots
 from privacy_clauses.evaluate.checks import as_scores, as_thresholds
 from privacy_clauses.evaluate.metrics import (UNKNOWN_LANGUAGE, binarize, classification_metrics,
-                                              cross_lingual_gap, per_language)
+                                              cross_fit_predictions, cross_lingual_gap, per_language)
 from privacy_clauses.evaluate.predictions import Predictions, canonical_labels
 from privacy_clauses.evaluate.uncertainty import aggregate_gaps, aggregate_runs, bootstrap_by_document, bootstrap_gap
 from privacy_clauses.labels import LabelView
 
 REPORT_KINDS = ("report", "runs")
+CROSS_FIT_NOTE = ("Cross-fitted thresholds: every document is scored at per-category thresholds tuned on "
+                  "the other folds only, so no part of the data is scored in-sample.")
 # Cross-lingual gaps are measured against English, the language of OPP-115.
 REFERENCE_LANGUAGE = "en"
 GAP_HEADER = [f"Micro-F1 − {REFERENCE_LANGUAGE}", f"Macro-F1 − {REFERENCE_LANGUAGE}"]
@@ -59,9 +61,15 @@ def effective_thresholds(predictions: Predictions,
 
 def build_report(segments: Sequence[Segment], scores: Any, label_names: Sequence[str],
                  thresholds: float | Sequence[float] | np.ndarray = 0.5, name: str = "predictions",
-                 n_bootstrap: int = 1000, seed: int = 0) -> dict[str, Any]:
+                 n_bootstrap: int = 1000, seed: int = 0, cross_fit_folds: int = 0) -> dict[str, Any]:
     """Metrics, bootstrap intervals by document (skipped when n_bootstrap is 0), a per-language
-    breakdown (when any segment has a language), the thresholds used and counts."""
+    breakdown (when any segment has a language), the thresholds used and counts.
+
+    With `cross_fit_folds` (K > 0) `thresholds` is not used: each of K folds of documents is scored
+    at thresholds tuned on the other folds (`cross_fit_predictions`), on their English segments
+    when the data has any (training tunes on English validation), else on all of them. Bootstrap
+    intervals then resample documents of those fixed predictions.
+    """
     if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, (int, np.integer)) or n_bootstrap < 0:
         raise ValueError(f"n_bootstrap must be a non-negative integer, got {n_bootstrap!r}")
     segments = list(segments)
@@ -69,11 +77,21 @@ def build_report(segments: Sequence[Segment], scores: Any, label_names: Sequence
         raise ValueError("no segments to evaluate")
     names = canonical_labels(label_names)
     scores = as_scores(scores, (len(segments), len(names)))
-    thresholds = as_thresholds(thresholds, len(names))
     y_true, mask = targets_and_mask(segments, names)
-    y_pred = binarize(scores, thresholds)
     documents = [s.document_id for s in segments]
     languages = [s.language for s in segments]
+    cross_fit = None
+    if cross_fit_folds:
+        tune_rows = np.array([language == REFERENCE_LANGUAGE for language in languages])
+        y_pred, fold_thresholds = cross_fit_predictions(
+            y_true, scores, documents, cross_fit_folds, tune_rows if tune_rows.any() else None, mask)
+        cross_fit = {"folds": int(cross_fit_folds),
+                     "tuned_on": REFERENCE_LANGUAGE if tune_rows.any() else "all segments",
+                     "thresholds": [{label: float(t) for label, t in zip(names, row)} for row in fold_thresholds]}
+        thresholds = None
+    else:
+        thresholds = as_thresholds(thresholds, len(names))
+        y_pred = binarize(scores, thresholds)
     known_language = any(language is not None for language in languages)
     by_language = per_language(y_true, y_pred, languages, names, mask) if known_language else None
     bootstrap = None
@@ -87,7 +105,8 @@ def build_report(segments: Sequence[Segment], scores: Any, label_names: Sequence
         "name": name,
         "version": privacy_clauses.__version__,
         "labels": list(names),
-        "thresholds": {label: float(t) for label, t in zip(names, thresholds)},
+        "thresholds": None if thresholds is None else {label: float(t) for label, t in zip(names, thresholds)},
+        "cross_fit": cross_fit,
         "counts": {"segments": len(segments), "documents": len(set(documents)),
                    "languages": dict(sorted(Counter(language or UNKNOWN_LANGUAGE
                                                     for language in languages).items()))},
@@ -99,12 +118,14 @@ def build_report(segments: Sequence[Segment], scores: Any, label_names: Sequence
 
 
 def build_runs_report(runs: Sequence[Predictions], run_names: Sequence[str], name: str = "runs",
-                      thresholds: float | Sequence[float] | np.ndarray | None = None) -> dict[str, Any]:
+                      thresholds: float | Sequence[float] | np.ndarray | None = None,
+                      cross_fit_folds: int = 0) -> dict[str, Any]:
     """Mean ± std (ddof=1) of every metric over several runs on the same segments, e.g. seeds.
 
     Each run is scored with `effective_thresholds(run, thresholds)`, so by default with the
-    thresholds it was written with. The spread across runs is the uncertainty reported here;
-    bootstrap intervals belong to single-run reports.
+    thresholds it was written with, or with cross-fitted thresholds (see `build_report`). The
+    spread across runs is the uncertainty reported here; bootstrap intervals belong to single-run
+    reports.
     """
     runs = list(runs)
     if not runs:
@@ -118,8 +139,8 @@ def build_runs_report(runs: Sequence[Predictions], run_names: Sequence[str], nam
                              f"{first_name} has {list(first.label_names)}")
         if set(run.segments) != set(first.segments):
             raise ValueError(f"{run_name} and {first_name} do not hold the same segments")
-    reports = [build_report(run.segments, run.scores, run.label_names,
-                            effective_thresholds(run, thresholds), run_name, n_bootstrap=0)
+    reports = [build_report(run.segments, run.scores, run.label_names, effective_thresholds(run, thresholds),
+                            run_name, n_bootstrap=0, cross_fit_folds=cross_fit_folds)
                for run, run_name in zip(runs, run_names)]
     languages = reports[0]["per_language"]
     return {
@@ -128,7 +149,7 @@ def build_runs_report(runs: Sequence[Predictions], run_names: Sequence[str], nam
         "version": privacy_clauses.__version__,
         "labels": reports[0]["labels"],
         "n_runs": len(runs),
-        "runs": [{"name": r["name"], "thresholds": r["thresholds"],
+        "runs": [{"name": r["name"], "thresholds": r["thresholds"], "cross_fit": r["cross_fit"],
                   "micro_f1": r["metrics"]["micro_f1"], "macro_f1": r["metrics"]["macro_f1"]}
                  for r in reports],
         "counts": reports[0]["counts"],
@@ -141,8 +162,13 @@ def build_runs_report(runs: Sequence[Predictions], run_names: Sequence[str], nam
     }
 
 
-def _threshold_note(thresholds: dict[str, float], where: str = "see table") -> str:
-    values = set(thresholds.values())
+def _threshold_note(scored: dict[str, Any], where: str = "see table") -> str:
+    """How a report or one run of a runs report was scored: its `thresholds` or `cross_fit`."""
+    if scored.get("cross_fit"):
+        cross_fit = scored["cross_fit"]
+        return (f"cross-fitted thresholds ({cross_fit['folds']} folds of documents, tuned on "
+                f"{cross_fit['tuned_on']} segments; in report.json)")
+    values = set(scored["thresholds"].values())
     return f"threshold {values.pop():g} for every category" if len(values) == 1 \
         else f"per-category thresholds ({where})"
 
@@ -155,7 +181,7 @@ def _counts_line(report: dict[str, Any]) -> str:
 
 def _render_single(report: dict[str, Any]) -> str:
     metrics, thresholds = report["metrics"], report["thresholds"]
-    varying = len(set(thresholds.values())) > 1
+    varying = thresholds is not None and len(set(thresholds.values())) > 1
     header = ["Category", "Precision", "Recall", "F1", "Support"] + (["Threshold"] if varying else [])
     rows = []
     for label, m in metrics["per_category"].items():
@@ -166,7 +192,8 @@ def _render_single(report: dict[str, Any]) -> str:
                  markdown.percent(metrics.get(f"{key}_recall")), markdown.percent(metrics[f"{key}_f1"])]
                 for title, key in AVERAGE_ROWS]
     parts = [f"# {report['name']}",
-             f"{_counts_line(report)} Scored at {_threshold_note(thresholds)}. All numbers in %.",
+             f"{_counts_line(report)} Scored at {_threshold_note(report)}. All numbers in %."
+             + (f" {CROSS_FIT_NOTE}" if report["cross_fit"] else ""),
              "## Per category", markdown.table(header, rows),
              "## Averages", markdown.table(["Average", "Precision", "Recall", "F1"], averages)]
     if metrics["not_annotated"]:
@@ -242,11 +269,11 @@ def _render_runs(report: dict[str, Any]) -> str:
             for label, v in aggregate["per_category_f1"].items()]
     averages = [[title, markdown.percent(aggregate["metrics"][key]["mean"], aggregate["metrics"][key]["std"])]
                 for key, title in METRIC_NAMES.items()]
-    runs = [[run["name"], _threshold_note(run["thresholds"], "in report.json"), markdown.percent(run["micro_f1"]),
+    runs = [[run["name"], _threshold_note(run, "in report.json"), markdown.percent(run["micro_f1"]),
              markdown.percent(run["macro_f1"])] for run in report["runs"]]
     parts = [f"# {report['name']}",
              f"Mean ± standard deviation over {report['n_runs']} runs. {_counts_line(report)} "
-             "All numbers in %.",
+             "All numbers in %." + (f" {CROSS_FIT_NOTE}" if report["runs"][0]["cross_fit"] else ""),
              "## Per category", markdown.table(["Category", "F1"], rows),
              "## Averages", markdown.table(["Metric", "Value"], averages),
              "## Runs", markdown.table(["Run", "Thresholds", "Micro-F1", "Macro-F1"], runs, numeric_from=2)]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, multilabel_confusion_matrix
 
-from privacy_clauses.evaluate.metrics import (SCALAR_METRICS, binarize, classification_metrics, cross_lingual_gap,
-                                              f1_from_counts, per_language, tune_thresholds)
+from privacy_clauses.evaluate.metrics import (SCALAR_METRICS, binarize, classification_metrics, cross_fit_predictions,
+                                              cross_lingual_gap, f1_from_counts, per_language, tune_thresholds)
 from privacy_clauses.evaluate.uncertainty import (aggregate_runs, bootstrap_by_document, bootstrap_gap,
                                                   document_counts)
 from privacy_clauses.labels import OPP115_10
@@ -161,6 +161,43 @@ def test_tune_thresholds_picks_best_f1_and_breaks_ties_towards_half():
 def test_tune_thresholds_validates_grid():
     with pytest.raises(ValueError, match="grid"):
         tune_thresholds(Y_TRUE, Y_PRED * 0.5, grid=[])
+
+
+def _scored_documents(seed=0, n_documents=8, per_document=10):
+    """Labels, noisy scores, document names and an English flag (every other segment)."""
+    rng = np.random.default_rng(seed)
+    n = n_documents * per_document
+    y_true = rng.integers(0, 2, (n, 3))
+    scores = np.clip(0.3 * y_true + rng.random((n, 3)) * 0.7, 0, 1)
+    documents = [f"policy-{i // per_document}" for i in range(n)]
+    return y_true, scores, documents, np.arange(n) % 2 == 0
+
+
+def test_cross_fit_never_scores_a_document_at_thresholds_tuned_on_it():
+    y_true, scores, documents, english = _scored_documents()
+    y_pred, thresholds = cross_fit_predictions(y_true, scores, documents, 4, tune_rows=english)
+    assert y_pred.shape == y_true.shape and thresholds.shape == (4, 3)
+    rows = np.array(documents) == "policy-0"
+    relabelled = y_true.copy()
+    relabelled[rows] = 1 - relabelled[rows]  # what policy-0 is said to hold changes ...
+    again, _ = cross_fit_predictions(relabelled, scores, documents, 4, tune_rows=english)
+    assert np.array_equal(again[rows], y_pred[rows])  # ... and its predictions do not
+    # Segments left out of tuning (here the non-English ones) move no threshold at all.
+    relabelled = np.where(english[:, None], y_true, 1 - y_true)
+    assert np.array_equal(cross_fit_predictions(relabelled, scores, documents, 4, tune_rows=english)[0], y_pred)
+    # One fold per document is leave-one-document-out: each document at thresholds of all the others.
+    one_out, _ = cross_fit_predictions(y_true, scores, documents, 8)
+    others = ~rows
+    assert np.array_equal(one_out[rows], binarize(scores[rows], tune_thresholds(y_true[others], scores[others])))
+
+
+def test_cross_fit_fold_count_is_checked():
+    y_true, scores, documents, _ = _scored_documents(n_documents=3)
+    for folds in (1, 4, 2.0, True):
+        with pytest.raises(ValueError, match=r"from 2 folds to one per document \(3\)"):
+            cross_fit_predictions(y_true, scores, documents, folds)
+    with pytest.raises(ValueError, match="one entry per segment"):
+        cross_fit_predictions(y_true, scores, documents[1:], 2)
 
 
 def test_f1_from_counts_agrees_with_sklearn():

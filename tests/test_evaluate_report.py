@@ -219,6 +219,28 @@ def test_runs_report(tmp_path, segments):
     assert (tmp_path / "out" / "f1.png").read_bytes().startswith(PNG_SIGNATURE)
 
 
+def test_cross_fitted_report(tmp_path, segments):
+    scores = make_scores(segments)
+    report = build_report(segments, scores, LABELS, name="cross-fit", n_bootstrap=20, cross_fit_folds=3)
+    assert report["thresholds"] is None
+    assert report["cross_fit"]["folds"] == 3 and report["cross_fit"]["tuned_on"] == "en"
+    assert len(report["cross_fit"]["thresholds"]) == 3 and set(report["cross_fit"]["thresholds"][0]) == set(LABELS)
+    assert report["bootstrap"]["cross_lingual_gap"] is not None and "de" in report["cross_lingual_gap"]
+    write_report(report, tmp_path / "single")
+    assert "cross-fitted thresholds (3 folds of documents, tuned on en segments" in \
+        (tmp_path / "single" / "report.md").read_text(encoding="utf-8")
+    no_english = [s for s in segments if s.language != "en"]
+    report = build_report(no_english, make_scores(no_english), LABELS, n_bootstrap=0, cross_fit_folds=2)
+    assert report["cross_fit"]["tuned_on"] == "all segments"
+    runs = [Predictions(segments, make_scores(segments, seed=k), LABELS, None) for k in range(2)]
+    runs_report = build_runs_report(runs, ["a", "b"], cross_fit_folds=3)
+    assert [run["cross_fit"]["folds"] for run in runs_report["runs"]] == [3, 3]
+    single = build_report(segments, runs[0].scores, LABELS, n_bootstrap=0, cross_fit_folds=3)
+    assert runs_report["runs"][0]["macro_f1"] == single["metrics"]["macro_f1"]
+    write_report(runs_report, tmp_path / "runs")
+    assert "Cross-fitted thresholds" in (tmp_path / "runs" / "report.md").read_text(encoding="utf-8")
+
+
 def test_runs_report_needs_the_same_segments(segments):
     scores = make_scores(segments)
     run = Predictions(segments, scores, LABELS, None)
@@ -274,6 +296,14 @@ def test_cli_single_run(tmp_path, predictions_file, capsys):
     assert report["thresholds"] == {label: 0.5 for label in LABELS}  # as recorded in the file
     assert (out / "report.md").is_file() and (out / "f1.png").is_file()
     assert "micro-F1" in capsys.readouterr().out
+
+
+def test_cli_cross_fit(tmp_path, predictions_file, capsys):
+    assert main(["--predictions", str(predictions_file), "--cross-fit", "2", "--bootstrap", "0",
+                 "-o", str(tmp_path / "a")]) == 0
+    assert load_report(tmp_path / "a" / "report.json")["cross_fit"]["folds"] == 2
+    assert main(["--predictions", str(predictions_file), "--cross-fit", "7", "-o", str(tmp_path / "b")]) == 2
+    assert "from 2 folds to one per document (6), got 7" in capsys.readouterr().err
 
 
 def test_cli_thresholds(tmp_path, predictions_file):
