@@ -9,21 +9,23 @@ from typing import Sequence
 MISSING = "–"
 
 
-def percent(value: float | None, std: float | None = None) -> str:
-    """A fraction as a percentage with one decimal, "82.1" or "82.1 ± 0.4"; "–" for no value."""
+def _formatted(value: float | None, std: float | None, spec: str) -> str:
+    """A fraction in percent with `spec` ("" or "+" for a sign), then "± std" when given."""
     if value is None:
         return MISSING
-    text = f"{100 * value:.1f}"
+    text = f"{100 * value:{spec}.1f}"
     return text if std is None else f"{text} ± {100 * std:.1f}"
+
+
+def percent(value: float | None, std: float | None = None) -> str:
+    """A fraction as a percentage with one decimal, "82.1" or "82.1 ± 0.4"; "–" for no value."""
+    return _formatted(value, std, "")
 
 
 def points(difference: float | None, std: float | None = None) -> str:
     """A difference of fractions in percentage points with a sign, "+1.2", "-3.0" or "-3.0 ± 0.8";
     "–" for none."""
-    if difference is None:
-        return MISSING
-    text = f"{100 * difference:+.1f}"
-    return text if std is None else f"{text} ± {100 * std:.1f}"
+    return _formatted(difference, std, "+")
 
 
 def interval(low: float, high: float) -> str:

@@ -82,11 +82,11 @@ def build_report(segments: Sequence[Segment], scores: Any, label_names: Sequence
     languages = [s.language for s in segments]
     cross_fit = None
     if cross_fit_folds:
-        tune_rows = np.array([language == REFERENCE_LANGUAGE for language in languages])
-        y_pred, fold_thresholds = cross_fit_predictions(
-            y_true, scores, documents, cross_fit_folds, tune_rows if tune_rows.any() else None, mask)
+        reference = np.array([language == REFERENCE_LANGUAGE for language in languages])
+        tune_rows = reference if reference.any() else None
+        y_pred, fold_thresholds = cross_fit_predictions(y_true, scores, documents, cross_fit_folds, tune_rows, mask)
         cross_fit = {"folds": int(cross_fit_folds),
-                     "tuned_on": REFERENCE_LANGUAGE if tune_rows.any() else "all segments",
+                     "tuned_on": "all segments" if tune_rows is None else REFERENCE_LANGUAGE,
                      "thresholds": [{label: float(t) for label, t in zip(names, row)} for row in fold_thresholds]}
         thresholds = None
     else:
